@@ -1,0 +1,3 @@
+from ortho_suite.cli import main
+
+raise SystemExit(main())

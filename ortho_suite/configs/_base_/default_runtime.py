@@ -1,0 +1,31 @@
+# Runtime shared by every pretraining run (mmengine Runner settings).
+default_scope = 'mmselfsup'
+# Importing these registers ortho-suite's modules into mmselfsup's registries, so a dumped
+# config can be rebuilt by any mmengine tool.
+custom_imports = dict(
+    imports=['ortho_suite.models', 'ortho_suite.datasets', 'ortho_suite.engine'],
+    allow_failed_imports=False)
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+# Records the loss of every iteration for the run summary (ortho_suite/engine/hooks.py).
+custom_hooks = [dict(type='TrainingRecordHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+log_processor = dict(window_size=10)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,33 @@
+# BYOL (Grill et al., NeurIPS 2020) with mmselfsup's implementation: online network with an MLP
+# predictor regresses the EMA target network's projection (normalized MSE = 2 - 2 cos), symmetric
+# over the two views; the EMA momentum follows a cosine schedule from base_momentum to 1.
+# Widths follow mmselfsup's byol_resnet50 config (hidden 4096, output 256).
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
+
+model = dict(
+    type='BYOL',
+    base_momentum=0.99,
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_avg_pool=True,
+        norm_cfg=dict(type='BN1d')),
+    head=dict(
+        type='LatentPredictHead',
+        loss=dict(type='CosineSimilarityLoss'),
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=False,
+            norm_cfg=dict(type='BN1d'))),
+)

@@ -1,0 +1,53 @@
+"""Backbones the papers' tables use that mmselfsup does not ship.
+
+``ResNetCIFAR`` is the CIFAR variant used by solo-learn, the OR paper and INTL for 32x32 inputs:
+a 3x3 stride-1 stem convolution and no max-pool (He et al. 2016, Sec. 4.2 style; solo-learn
+replaces ``conv1`` and drops ``maxpool`` the same way). It subclasses mmselfsup's ResNet so the
+stage outputs keep mmselfsup's indexing (0 = stem, 1..4 = stages), which the hidden-feature
+diagnostics rely on, and adds a ``width`` multiplier so CPU runs can use narrow networks.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmselfsup.models.backbones import ResNet
+from mmselfsup.registry import MODELS
+
+
+@MODELS.register_module()
+class ResNetCIFAR(ResNet):
+    """ResNet with a CIFAR stem (3x3 conv, stride 1, no max-pool).
+
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        width: channels of the stem and of the first stage (64 in the papers). The later stages
+            double it as usual, so the representation has ``8 * width * expansion`` dimensions.
+        **kwargs: any argument of ``mmselfsup.models.backbones.ResNet``.
+    """
+
+    def __init__(self, depth: int, width: int = 64, **kwargs) -> None:
+        if width < 1:
+            raise ValueError(f"ResNetCIFAR width must be >= 1, got {width}")
+        kwargs.setdefault("stem_channels", width)
+        kwargs.setdefault("base_channels", width)
+        super().__init__(depth=depth, **kwargs)
+        self.width = width
+        self.maxpool = nn.Identity()
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        self.conv1 = build_conv_layer(
+            self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1, padding=1,
+            bias=False)
+        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.relu = nn.ReLU(inplace=True)
+
+
+def backbone_feature_dim(backbone_cfg: dict) -> int:
+    """Dimension of the pooled representation of a ResNet backbone config, without building it."""
+    depth = backbone_cfg["depth"]
+    base = backbone_cfg.get("base_channels", backbone_cfg.get("width", 64))
+    expansion = 4 if depth >= 50 else 1
+    num_stages = backbone_cfg.get("num_stages", 4)
+    return base * 2 ** (num_stages - 1) * expansion

@@ -1,0 +1,169 @@
+"""Self-supervised pretraining: compose an mmengine config from the catalog, train it with the
+mmengine Runner, and write the run's record.
+
+Data flows one way: catalog names -> composed config (``W/config.py``) -> Runner -> checkpoints
+and ``W/summary.json``.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from mmengine.config import Config, DictAction
+
+from . import catalog, compat, provenance
+from .errors import UsageError
+
+SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.py"
+
+
+def parse_cfg_options(options: list[str] | None) -> dict:
+    """``["a.b=1", "c=[1,2]"]`` -> ``{"a.b": 1, "c": [1, 2]}`` with mmengine's value syntax."""
+    parsed: dict = {}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key or any(c.isspace() for c in key):
+            raise UsageError(
+                f"malformed --cfg-options entry {option!r}; expected key=value, "
+                "e.g. model.backbone.width=16")
+        parsed[key] = DictAction._parse_iterable(value)
+    return parsed
+
+
+def _check_option_keys(cfg: Config, options: dict) -> None:
+    """A key may add an argument to an existing config dict, not invent a new subtree: this
+    catches typos such as ``modle.backbone.width``."""
+    for key in options:
+        node = cfg._cfg_dict
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise UsageError(
+                    f"invalid --cfg-options key {key!r}: {'.'.join(parts[:depth + 1])!r} is not in "
+                    f"the composed config; see {CONFIG_FILE} of a run for the available keys")
+            if not isinstance(node, (dict, list, tuple)):
+                raise UsageError(
+                    f"invalid --cfg-options key {key!r}: {'.'.join(parts[:depth + 1])!r} is a "
+                    "value, not a section")
+
+
+def _fit_schedule_to_epochs(cfg: Config) -> None:
+    """Stretch the last LR scheduler to the end of training (it is defined for the base length)."""
+    max_epochs = cfg.train_cfg.max_epochs
+    schedulers = cfg.get("param_scheduler") or []
+    if not schedulers:
+        return
+    last = schedulers[-1]
+    if last.get("by_epoch", True):
+        last["end"] = max_epochs
+        if last["type"] == "CosineAnnealingLR":
+            last["T_max"] = max_epochs - last.get("begin", 0)
+
+
+def _derive_dependent_fields(cfg: Config) -> None:
+    """Fields that follow from others and must never disagree with them."""
+    from .models import backbone_feature_dim
+
+    neck = cfg.model.get("neck")
+    if neck is not None and "in_channels" in neck and neck.get("with_avg_pool", False):
+        neck.in_channels = backbone_feature_dim(cfg.model.backbone)
+
+
+def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,
+                   reg: str = "none", seed: int = 0, epochs: int | None = None,
+                   cfg_options: list[str] | None = None) -> Config:
+    """Merge the method, backbone and dataset fragments and apply the user's overrides.
+
+    Raises UsageError for unknown names or malformed overrides; nothing is written.
+    """
+    entries = [catalog.lookup("methods", method), catalog.lookup("backbones", backbone),
+               catalog.lookup("datasets", dataset)]
+    catalog.lookup("regularizers", reg)
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {epochs}")
+
+    cfg = Config.fromfile(catalog.config_path(entries[0]))
+    for fragment in entries[1:]:
+        cfg.merge_from_dict(Config.fromfile(catalog.config_path(fragment)).to_dict())
+    cfg.work_dir = str(work_dir)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    if epochs is not None:
+        cfg.train_cfg.max_epochs = epochs
+    cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset, seed=seed)
+
+    options = parse_cfg_options(cfg_options)
+    _check_option_keys(cfg, options)
+    cfg.merge_from_dict(options)
+    _fit_schedule_to_epochs(cfg)
+    _derive_dependent_fields(cfg)
+    return cfg
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the resolved config without its location (same config, same hash anywhere)."""
+    located = copy.deepcopy(cfg)
+    located.work_dir = ""
+    return provenance.sha256_text(located.pretty_text)
+
+
+def build_runner(cfg: Config):
+    """The mmengine Runner for a composed config (shims applied, suite modules registered)."""
+    compat.apply()
+    import ortho_suite.datasets  # noqa: F401  (registers modules)
+    import ortho_suite.engine  # noqa: F401
+    import ortho_suite.models  # noqa: F401
+    from mmengine.runner import Runner
+
+    return Runner.from_cfg(cfg)
+
+
+def _training_record(runner):
+    from .engine import TrainingRecordHook
+
+    for hook in runner.hooks:
+        if isinstance(hook, TrainingRecordHook):
+            return hook
+    raise RuntimeError("TrainingRecordHook missing from the runner's hooks")
+
+
+def train(runner, cfg: Config) -> dict:
+    """Train ``runner`` to the end and write ``summary.json`` and ``config.py`` in its work dir."""
+    work_dir = Path(cfg.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cfg.dump(str(work_dir / CONFIG_FILE))
+    start = time.perf_counter()
+    runner.train()
+    wall = time.perf_counter() - start
+    record = _training_record(runner)
+    losses = [row["loss"] for row in record.records]
+    summary = {
+        "status": "finished" if record.all_finite else "nonfinite_loss",
+        **dict(cfg.ortho_suite),
+        "epochs": cfg.train_cfg.max_epochs,
+        "iterations": runner.iter,
+        "batch_size": cfg.train_dataloader.batch_size,
+        "loss_first": losses[0] if losses else None,
+        "loss_last": losses[-1] if losses else None,
+        "train_log": record.records,
+        "wall_time_s": round(wall, 3),
+        "config_sha256": config_hash(cfg),
+        "git_commit": provenance.git_commit(),
+        "packages": provenance.package_versions(),
+        "hardware": provenance.hardware(),
+    }
+    provenance.atomic_write_json(work_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg: str = "none",
+             seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None) -> dict:
+    """Compose, build and train one run; return its summary (also written to ``W/summary.json``)."""
+    cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
+                         cfg_options=cfg_options)
+    return train(build_runner(cfg), cfg)
