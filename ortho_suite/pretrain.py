@@ -71,8 +71,16 @@ def _derive_dependent_fields(cfg: Config) -> None:
     from .models import backbone_feature_dim
 
     neck = cfg.model.get("neck")
-    if neck is not None and "in_channels" in neck and neck.get("with_avg_pool", False):
+    if neck is None:
+        return
+    if "in_channels" in neck and neck.get("with_avg_pool", False):
         neck.in_channels = backbone_feature_dim(cfg.model.backbone)
+    head = cfg.model.get("head") or {}
+    if "in_channels" in head:  # e.g. Barlow Twins' cross-correlation head: the projector's width
+        head.in_channels = neck.out_channels
+    predictor = head.get("predictor")
+    if predictor is not None:  # BYOL: the predictor maps a projection to a projection
+        predictor.in_channels = predictor.out_channels = neck.out_channels
 
 
 def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,

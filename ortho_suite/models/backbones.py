@@ -35,6 +35,11 @@ class ResNetCIFAR(ResNet):
         self.width = width
         self.maxpool = nn.Identity()
 
+    def train(self, mode: bool = True) -> "ResNetCIFAR":
+        # mmcls' ResNet.train() returns None, so `net.eval()` would too; torch's contract is self.
+        super().train(mode)
+        return self
+
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         self.conv1 = build_conv_layer(
             self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1, padding=1,

@@ -19,6 +19,6 @@ model = dict(
         init_cfg=dict(type='Kaiming', distribution='uniform', layer=['Linear'])),
     head=dict(
         type='LatentCrossCorrelationHead',
-        in_channels=2048,  # the projector's output width
+        in_channels=2048,  # = neck.out_channels (set by ortho_suite.pretrain)
         loss=dict(type='CrossCorrelationLoss', lambd=0.0051)),
 )

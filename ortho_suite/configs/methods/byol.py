@@ -22,9 +22,9 @@ model = dict(
         loss=dict(type='CosineSimilarityLoss'),
         predictor=dict(
             type='NonLinearNeck',
-            in_channels=256,
+            in_channels=256,  # = neck.out_channels (set by ortho_suite.pretrain)
             hid_channels=4096,
-            out_channels=256,
+            out_channels=256,  # = neck.out_channels
             num_layers=2,
             with_bias=True,
             with_last_bn=False,

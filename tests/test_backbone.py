@@ -1,0 +1,55 @@
+"""The CIFAR-stem ResNet against an independent construction from torchvision."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from ortho_suite.models import ResNetCIFAR, backbone_feature_dim
+
+
+def _torchvision_cifar_resnet18() -> nn.Module:
+    """The usual CIFAR ResNet-18 recipe (solo-learn, LightlySSL): torchvision's ResNet-18 with
+    conv1 replaced by a 3x3 stride-1 conv, the max-pool removed and no classifier."""
+    net = torchvision.models.resnet18()
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    return net
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_same_parameter_count_as_torchvision_recipe():
+    ours = ResNetCIFAR(depth=18, width=64, out_indices=[4])
+    assert _count(ours) == _count(_torchvision_cifar_resnet18())
+
+
+def test_same_layer_shapes_as_torchvision_recipe():
+    ours = ResNetCIFAR(depth=18, width=64, out_indices=[4])
+    reference = _torchvision_cifar_resnet18()
+    ours_shapes = sorted(tuple(m.weight.shape) for m in ours.modules() if isinstance(m, nn.Conv2d))
+    ref_shapes = sorted(tuple(m.weight.shape) for m in reference.modules() if isinstance(m, nn.Conv2d))
+    assert ours_shapes == ref_shapes
+    assert tuple(ours.conv1.weight.shape) == (64, 3, 3, 3) and ours.conv1.stride == (1, 1)
+
+
+@pytest.mark.parametrize("width", [4, 8, 16])
+def test_stage_resolutions_and_width(width):
+    net = ResNetCIFAR(depth=18, width=width, out_indices=[0, 1, 2, 3, 4]).eval()
+    with torch.no_grad():
+        outs = net(torch.randn(2, 3, 32, 32))
+    # no stem down-sampling: 32x32 after the stem and the first stage, then halved per stage
+    assert [tuple(o.shape[1:]) for o in outs] == [
+        (width, 32, 32), (width, 32, 32), (2 * width, 16, 16), (4 * width, 8, 8), (8 * width, 4, 4)]
+    assert backbone_feature_dim(dict(depth=18, width=width)) == 8 * width
+
+
+def test_feature_dim_of_bottleneck_resnet():
+    net = ResNetCIFAR(depth=50, width=8, out_indices=[4]).eval()
+    with torch.no_grad():
+        (out,) = net(torch.randn(2, 3, 32, 32))
+    assert out.shape[1] == backbone_feature_dim(dict(depth=50, width=8)) == 256
