@@ -45,12 +45,22 @@ def _add_list(sub) -> None:
     p.add_argument("kind", nargs="?", choices=sorted(CATALOG), help="print only this kind")
 
 
+def _add_summarize(sub) -> None:
+    p = sub.add_parser("summarize", help="render a profile's pretraining runs into results/",
+                       description="Read the runs listed in a DVC params file and write "
+                                   "<out>/pretrain_summary.md and .json.")
+    p.add_argument("--params", default="params.yaml", help="DVC params file (default: params.yaml)")
+    p.add_argument("--runs-dir", required=True, help="directory holding one work dir per run")
+    p.add_argument("--out", required=True, help="output directory, e.g. results/smoke")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description="Reproducibility benchmark suite for "
                             "dimensional collapse in self-supervised learning.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     _add_pretrain(sub)
     _add_list(sub)
+    _add_summarize(sub)
     return parser
 
 
@@ -81,7 +91,19 @@ def _cmd_pretrain(args) -> int:
     return 0 if summary["status"] == "finished" else 1
 
 
-COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list}
+def _cmd_summarize(args) -> int:
+    from . import report
+    from .params import load_params
+
+    params = load_params(args.params)
+    frame = report.write_summary(args.runs_dir, list(params["runs"]), args.out,
+                                 params["profile"], params["profile_note"])
+    done = int((frame["status"] == "finished").sum())
+    print(f"{PROG}: {done}/{len(frame)} runs finished; wrote {args.out}/pretrain_summary.md")
+    return 0
+
+
+COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize}
 
 
 def main(argv: list[str] | None = None) -> int:
