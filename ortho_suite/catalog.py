@@ -64,6 +64,9 @@ PROFILES = {
     ]
 }
 
+# How `ortho-suite pretrain` starts its processes (mmengine launchers).
+LAUNCHERS = ("none", "pytorch")
+
 CATALOG = {
     "methods": METHODS,
     "regularizers": REGULARIZERS,

@@ -21,6 +21,8 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _add_pretrain(sub) -> None:
+    from .catalog import LAUNCHERS
+
     p = sub.add_parser("pretrain", help="self-supervised pretraining of one run",
                        description="Compose an mmengine config from the catalog and train it with "
                                    "the mmengine Runner. Writes checkpoints, config.py and "
@@ -34,6 +36,9 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the schedule's epochs")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, e.g. model.backbone.width=16")
+    p.add_argument("--launcher", default="none", choices=LAUNCHERS,
+                   help="'pytorch': one DDP process per torchrun worker (gloo without CUDA); "
+                        "the batch size is per process")
 
 
 def _add_list(sub) -> None:
@@ -78,16 +83,19 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_pretrain(args) -> int:
+    from mmengine.dist import is_main_process
+
     from . import pretrain
 
     # Validate every name and option before the (slow) imports of the training stack.
     cfg = pretrain.compose_config(args.method, args.backbone, args.dataset, args.work_dir,
                                   reg=args.reg, seed=args.seed, epochs=args.epochs,
                                   cfg_options=args.cfg_options)
-    summary = pretrain.train(pretrain.build_runner(cfg), cfg)
-    print(f"{PROG}: {summary['status']}: {summary['iterations']} iterations, loss "
-          f"{summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "
-          f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}")
+    summary = pretrain.train(pretrain.build_runner(cfg, args.launcher), cfg)
+    if is_main_process():
+        print(f"{PROG}: {summary['status']}: {summary['iterations']} iterations, loss "
+              f"{summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "
+              f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}")
     return 0 if summary["status"] == "finished" else 1
 
 

@@ -16,12 +16,16 @@ Shims
    what the location should hold.
 2. ``mmcv`` from ``mmcv-lite`` warns at import that its compiled ops are missing; the suite uses
    none of them, so that one warning is silenced.
-3. Distributed training on CPU (gloo): mmengine's default DDP wrapper passes
-   ``device_ids=[local_rank]``, which is only valid for CUDA modules.
-   :func:`ddp_model_wrapper_cfg` returns the wrapper config that works on both devices.
+3. Distributed training on CPU (gloo), used to test multi-process runs on machines without a
+   GPU: mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` unconditionally, so
+   :func:`init_cpu_process_group` initialises gloo from torchrun's environment before the Runner
+   is built (the Runner then skips its own initialisation); and mmengine's default DDP wrapper
+   passes ``device_ids=[local_rank]``, valid only for CUDA modules, so
+   :func:`ddp_model_wrapper_cfg` gives CPU runs ``device_ids=None``.
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 import warnings
@@ -63,3 +67,22 @@ def ddp_model_wrapper_cfg(device_type: str) -> dict:
     if device_type != "cuda":
         cfg["device_ids"] = None
     return cfg
+
+
+def init_cpu_process_group(launcher: str) -> bool:
+    """Initialise a gloo process group for a torchrun (``launcher='pytorch'``) run without CUDA.
+
+    Returns True if it initialised one. Does nothing on CUDA machines, for other launchers, or
+    when a process group already exists.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if launcher != "pytorch" or torch.cuda.is_available() or dist.is_initialized():
+        return False
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        if var not in os.environ:
+            raise RuntimeError(f"--launcher pytorch needs {var} in the environment; start with torchrun")
+    dist.init_process_group("gloo", rank=int(os.environ["RANK"]),
+                            world_size=int(os.environ["WORLD_SIZE"]))
+    return True

@@ -13,7 +13,7 @@ from pathlib import Path
 from mmengine.config import Config, DictAction
 
 from . import catalog, compat, provenance
-from .errors import UsageError
+from .errors import UsageError, unknown_name
 
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.py"
@@ -120,15 +120,31 @@ def config_hash(cfg: Config) -> str:
     return provenance.sha256_text(located.pretty_text)
 
 
-def build_runner(cfg: Config):
-    """The mmengine Runner for a composed config (shims applied, suite modules registered)."""
+def build_runner(cfg: Config, launcher: str = "none"):
+    """The mmengine Runner for a composed config (shims applied, suite modules registered).
+
+    ``launcher='pytorch'`` runs one process per torchrun worker (DDP); on a machine without CUDA
+    it uses gloo. The launcher and device settings belong to this execution, not to the
+    experiment, so they are applied to a copy and never enter ``config.py`` or its hash.
+    """
+    if launcher not in catalog.LAUNCHERS:
+        raise unknown_name("launcher", launcher, catalog.LAUNCHERS)
     compat.apply()
+    import torch
+
     import ortho_suite.datasets  # noqa: F401  (registers modules)
     import ortho_suite.engine  # noqa: F401
     import ortho_suite.models  # noqa: F401
     from mmengine.runner import Runner
 
-    return Runner.from_cfg(cfg)
+    run_cfg = copy.deepcopy(cfg)
+    run_cfg.launcher = launcher
+    if launcher != "none":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        run_cfg.model_wrapper_cfg = compat.ddp_model_wrapper_cfg(device)
+        run_cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
+        compat.init_cpu_process_group(launcher)
+    return Runner.from_cfg(run_cfg)
 
 
 def _training_record(runner):
@@ -141,10 +157,14 @@ def _training_record(runner):
 
 
 def train(runner, cfg: Config) -> dict:
-    """Train ``runner`` to the end and write ``summary.json`` and ``config.py`` in its work dir."""
+    """Train ``runner`` to the end; the main process writes ``config.py`` and ``summary.json``
+    in the work dir and every process returns the summary."""
+    from mmengine.dist import get_world_size, is_main_process
+
     work_dir = Path(cfg.work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(work_dir / CONFIG_FILE))
+    if is_main_process():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        cfg.dump(str(work_dir / CONFIG_FILE))
     start = time.perf_counter()
     runner.train()
     wall = time.perf_counter() - start
@@ -155,7 +175,8 @@ def train(runner, cfg: Config) -> dict:
         **dict(cfg.ortho_suite),
         "epochs": cfg.train_cfg.max_epochs,
         "iterations": runner.iter,
-        "batch_size": cfg.train_dataloader.batch_size,
+        "batch_size_per_process": cfg.train_dataloader.batch_size,
+        "world_size": get_world_size(),
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
         "train_log": record.records,
@@ -165,13 +186,15 @@ def train(runner, cfg: Config) -> dict:
         "packages": provenance.package_versions(),
         "hardware": provenance.hardware(),
     }
-    provenance.atomic_write_json(work_dir / SUMMARY_FILE, summary)
+    if is_main_process():
+        provenance.atomic_write_json(work_dir / SUMMARY_FILE, summary)
     return summary
 
 
 def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg: str = "none",
-             seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None) -> dict:
+             seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None,
+             launcher: str = "none") -> dict:
     """Compose, build and train one run; return its summary (also written to ``W/summary.json``)."""
     cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
                          cfg_options=cfg_options)
-    return train(build_runner(cfg), cfg)
+    return train(build_runner(cfg, launcher), cfg)
