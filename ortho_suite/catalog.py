@@ -19,6 +19,7 @@ class Entry:
     summary: str
     source: str
     config: str | None = None  # path under ortho_suite/configs, for config-backed entries
+    family: str | None = None  # backbones: key of the OR gamma recipe (regularizers.GAMMA_RECIPE)
 
 
 METHODS = {
@@ -36,7 +37,13 @@ METHODS = {
 REGULARIZERS = {
     e.name: e
     for e in [
-        Entry("none", "no regularization of the encoder's weights", "-"),
+        Entry("none", "no regularization of the encoder", "-"),
+        Entry("so", "soft orthogonality ||W^T W - I||_F^2 of every conv/linear encoder weight",
+              "He, Du, Ma, NeurIPS 2024, Sec. 3.3"),
+        Entry("srip", "spectral norm of W^T W - I by power iteration, every conv/linear encoder weight",
+              "He, Du, Ma, NeurIPS 2024, Sec. 3.3; Bansal et al., NeurIPS 2018"),
+        Entry("whitening", "VICReg variance + covariance terms on the predictor output (BYOL-style)",
+              "He, Du, Ma, NeurIPS 2024, Table 1 baseline; Bardes et al., ICLR 2022"),
     ]
 }
 
@@ -44,7 +51,8 @@ BACKBONES = {
     e.name: e
     for e in [
         Entry("resnet18_cifar", "ResNet-18, CIFAR stem (3x3 conv, stride 1, no max-pool), width x",
-              "He et al. 2016; CIFAR variant as in solo-learn", "backbones/resnet18_cifar.py"),
+              "He et al. 2016; CIFAR variant as in solo-learn", "backbones/resnet18_cifar.py",
+              family="resnet18"),
     ]
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mmengine.config import Config, DictAction
 
-from . import catalog, compat, provenance
+from . import catalog, compat, provenance, regularizers
 from .errors import UsageError, unknown_name
 
 SUMMARY_FILE = "summary.json"
@@ -93,6 +93,7 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
     entries = [catalog.lookup("methods", method), catalog.lookup("backbones", backbone),
                catalog.lookup("datasets", dataset)]
     catalog.lookup("regularizers", reg)
+    family = entries[1].family
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {epochs}")
 
@@ -105,9 +106,20 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
         cfg.train_cfg.max_epochs = epochs
     cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset, seed=seed)
 
+    if reg != "none":
+        cfg.model.encoder_regularizer = dict(
+            kind=reg, gamma=regularizers.recipe_gamma(family, reg), power_iters=2)
+
     options = parse_cfg_options(cfg_options)
     _check_option_keys(cfg, options)
     cfg.merge_from_dict(options)
+    if reg == "whitening" and not cfg.model.get("head", {}).get("predictor"):
+        raise UsageError(f"--reg whitening acts on a predictor's output and method {method} has "
+                         "no predictor; use it with a BYOL-style method")
+    if reg != "none" and cfg.model.encoder_regularizer.gamma is None:
+        raise UsageError(
+            f"no gamma for --reg {reg} with backbone {backbone} (family {family}) in the recipe; "
+            f"set one with --cfg-options model.encoder_regularizer.gamma=VALUE")
     _fit_schedule_to_epochs(cfg)
     _derive_dependent_fields(cfg)
     return cfg
@@ -120,6 +132,24 @@ def config_hash(cfg: Config) -> str:
     return provenance.sha256_text(located.pretty_text)
 
 
+def _register_suite_modules() -> None:
+    compat.apply()
+    import ortho_suite.datasets  # noqa: F401  (registers modules)
+    import ortho_suite.engine  # noqa: F401
+    import ortho_suite.models  # noqa: F401
+
+
+def build_model(cfg: Config):
+    """The model of a composed config, built outside a Runner (for inspection and evaluation)."""
+    _register_suite_modules()
+    from mmengine.registry import DefaultScope
+
+    from mmselfsup.registry import MODELS
+
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return MODELS.build(cfg.model)
+
+
 def build_runner(cfg: Config, launcher: str = "none"):
     """The mmengine Runner for a composed config (shims applied, suite modules registered).
 
@@ -129,12 +159,8 @@ def build_runner(cfg: Config, launcher: str = "none"):
     """
     if launcher not in catalog.LAUNCHERS:
         raise unknown_name("launcher", launcher, catalog.LAUNCHERS)
-    compat.apply()
+    _register_suite_modules()
     import torch
-
-    import ortho_suite.datasets  # noqa: F401  (registers modules)
-    import ortho_suite.engine  # noqa: F401
-    import ortho_suite.models  # noqa: F401
     from mmengine.runner import Runner
 
     run_cfg = copy.deepcopy(cfg)

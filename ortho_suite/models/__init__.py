@@ -4,5 +4,12 @@ from ortho_suite import compat
 compat.apply()
 
 from .backbones import ResNetCIFAR, backbone_feature_dim  # noqa: E402
+from .encoder_regularized import (  # noqa: E402
+    EncoderRegularizationMixin,
+    EncoderRegularized,
+    EncoderRegularizerSpec,
+    vicreg_variance_covariance,
+)
 
-__all__ = ["ResNetCIFAR", "backbone_feature_dim"]
+__all__ = ["ResNetCIFAR", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
+           "EncoderRegularizerSpec", "vicreg_variance_covariance"]

@@ -5,7 +5,9 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
 
 model = dict(
-    type='BarlowTwins',
+    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
+    algorithm='BarlowTwins',
+    encoder_regularizer=dict(kind='none'),  # set by --reg
     neck=dict(
         type='NonLinearNeck',
         in_channels=512,  # set from the backbone by ortho_suite.pretrain

@@ -7,7 +7,9 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
 
 model = dict(
-    type='BYOL',
+    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
+    algorithm='BYOL',
+    encoder_regularizer=dict(kind='none'),  # set by --reg
     base_momentum=0.99,
     neck=dict(
         type='NonLinearNeck',

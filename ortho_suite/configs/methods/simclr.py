@@ -4,7 +4,9 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
 
 model = dict(
-    type='SimCLR',
+    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
+    algorithm='SimCLR',
+    encoder_regularizer=dict(kind='none'),  # set by --reg
     neck=dict(
         type='NonLinearNeck',
         in_channels=512,  # set from the backbone by ortho_suite.pretrain
