@@ -14,7 +14,7 @@ def _compose(method="simclr", options=None, epochs=None, work_dir="/tmp/unused")
 
 def test_fragments_are_merged():
     cfg = _compose()
-    assert cfg.model.type == "SimCLR"
+    assert cfg.model.type == "EncoderRegularized" and cfg.model.algorithm == "SimCLR"
     assert cfg.model.backbone.type == "ResNetCIFAR"
     assert cfg.train_dataloader.dataset.type == "SyntheticImages"
     assert cfg.model.data_preprocessor.type == "SelfSupDataPreprocessor"
