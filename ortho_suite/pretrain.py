@@ -196,6 +196,7 @@ def train(runner, cfg: Config) -> dict:
     wall = time.perf_counter() - start
     record = _training_record(runner)
     losses = [row["loss"] for row in record.records]
+    penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
     summary = {
         "status": "finished" if record.all_finite else "nonfinite_loss",
         **dict(cfg.ortho_suite),
@@ -205,6 +206,8 @@ def train(runner, cfg: Config) -> dict:
         "world_size": get_world_size(),
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
+        "reg_penalty_first": penalties[0] if penalties else None,
+        "reg_penalty_last": penalties[-1] if penalties else None,
         "train_log": record.records,
         "wall_time_s": round(wall, 3),
         "config_sha256": config_hash(cfg),

@@ -17,7 +17,8 @@ from .provenance import atomic_write_json, atomic_write_text
 from .pretrain import SUMMARY_FILE
 
 COLUMNS = ["run", "method", "reg", "backbone", "dataset", "seed", "epochs", "iterations",
-           "loss_first", "loss_last", "status", "wall_time_s", "config_sha256"]
+           "loss_first", "loss_last", "reg_penalty_first", "reg_penalty_last", "status",
+           "wall_time_s", "config_sha256"]
 
 
 def collect_runs(runs_dir: Path, run_ids: list[str]) -> pd.DataFrame:
@@ -46,8 +47,8 @@ def write_summary(runs_dir: Path, run_ids: list[str], out_dir: Path, profile: st
         raise UsageError("no runs to summarize; list them under 'runs:' in params.yaml")
     frame = collect_runs(runs_dir, run_ids)
     out_dir = Path(out_dir)
-    metrics = {row["run"]: {k: row[k] for k in ("loss_first", "loss_last", "iterations",
-                                                "wall_time_s", "status")}
+    metrics = {row["run"]: {k: row[k] for k in ("loss_first", "loss_last", "reg_penalty_last",
+                                                "iterations", "wall_time_s", "status")}
                for row in json.loads(frame.to_json(orient="records"))}
     atomic_write_json(out_dir / "pretrain_summary.json", metrics)
     atomic_write_text(out_dir / "pretrain_summary.md", render_markdown(frame, profile, note))
