@@ -37,7 +37,9 @@ def collect_runs(runs_dir: Path, run_ids: list[str]) -> pd.DataFrame:
 
 
 def render_markdown(frame: pd.DataFrame, profile: str, note: str) -> str:
-    table = frame.to_markdown(index=False, floatfmt=".4f", missingval="-")
+    # tabulate treats None as missing but prints NaN as "nan": turn NaN into None first.
+    table = frame.astype(object).where(frame.notna(), None).to_markdown(
+        index=False, floatfmt=".4f", missingval="-")
     return f"# Pretraining runs, profile `{profile}`\n\n{note}\n\n{table}\n"
 
 

@@ -91,7 +91,7 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     row_a = next(line for line in markdown.splitlines() if line.startswith("| a "))
     assert "2.5000" in row_a and "650.0000" in row_a and "abababababab" in row_a
     row_b = next(line for line in markdown.splitlines() if line.startswith("| b "))
-    assert "missing" in row_b
+    assert "missing" in row_b and "nan" not in row_b.lower()
     metrics = json.loads((out / "pretrain_summary.json").read_text())
     assert metrics["a"]["loss_last"] == 2.5 and metrics["b"]["status"] == "missing"
     assert not list(out.glob(".*.tmp")), "temporary files must be renamed or removed"
