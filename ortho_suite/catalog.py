@@ -20,6 +20,8 @@ class Entry:
     source: str
     config: str | None = None  # path under ortho_suite/configs, for config-backed entries
     family: str | None = None  # backbones: key of the OR gamma recipe (regularizers.GAMMA_RECIPE)
+    image_size: int | None = None  # datasets and augmentations: the crop size they work at
+    default_aug: str | None = None  # datasets: the augmentation recipe used when --aug is not given
 
 
 METHODS = {
@@ -59,8 +61,39 @@ BACKBONES = {
 DATASETS = {
     e.name: e
     for e in [
+        Entry("fmnist", "Fashion-MNIST, 60k/10k, 10 classes, as 32x32 RGB (Debian dataset-fashion-mnist)",
+              "Xiao et al. 2017", "datasets/fmnist.py", image_size=32, default_aug="solo_cifar_symmetric"),
+        Entry("cifar10", "CIFAR-10, 50k/10k, 10 classes, python archive, MD5-verified",
+              "Krizhevsky 2009", "datasets/cifar10.py", image_size=32, default_aug="solo_cifar_symmetric"),
+        Entry("cifar100", "CIFAR-100, 50k/10k, 100 classes, python archive, MD5-verified",
+              "Krizhevsky 2009", "datasets/cifar100.py", image_size=32, default_aug="solo_cifar_symmetric"),
+        Entry("imagenet100", "ImageNet-100 (CMC's 100 classes) from an ImageNet class-folder tree",
+              "Tian et al. 2020 (CMC) class list", "datasets/imagenet100.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("imagenet", "ImageNet-1k from its class-folder tree", "Russakovsky et al. 2015",
+              "datasets/imagenet.py", image_size=224, default_aug="byol_imagenet"),
         Entry("synthetic", "generated in-memory images, 10 classes, 32x32 (tests only)",
-              "ortho-suite", "datasets/synthetic.py"),
+              "ortho-suite", "datasets/synthetic.py", image_size=32, default_aug="solo_cifar_symmetric"),
+    ]
+}
+
+AUGMENTATIONS = {
+    e.name: e
+    for e in [
+        Entry("solo_cifar_symmetric", "2 alike views: RRC, jitter (.8,.8,.8,.2) p.8, gray .2, blur .5",
+              "solo-learn cifar/augmentations/symmetric.yaml (SimCLR)",
+              "augmentations/solo_cifar_symmetric.py", image_size=32),
+        Entry("solo_cifar_symmetric_weak", "2 alike views: RRC, jitter (.4,.4,.4,.1) p.8, gray .2, blur .5",
+              "solo-learn cifar/augmentations/symmetric_weak.yaml (MoCo v2+)",
+              "augmentations/solo_cifar_symmetric_weak.py", image_size=32),
+        Entry("solo_cifar_asymmetric", "RRC, jitter (.4,.4,.2,.1) p.8, gray .2, solarize 0/.2",
+              "solo-learn cifar/augmentations/asymmetric.yaml (BYOL, DINO, MoCo v3, NNBYOL)",
+              "augmentations/solo_cifar_asymmetric.py", image_size=32),
+        Entry("intl_cifar", "as solo_cifar_asymmetric (INTL's CIFAR transforms)",
+              "INTL official code, cifar/", "augmentations/intl_cifar.py", image_size=32),
+        Entry("byol_imagenet", "RRC 224, jitter (.4,.4,.2,.1) p.8, gray .2, blur 1/.1, solarize 0/.2",
+              "BYOL; Barlow Twins and DirectCLR code", "augmentations/byol_imagenet.py",
+              image_size=224),
     ]
 }
 
@@ -80,11 +113,12 @@ CATALOG = {
     "regularizers": REGULARIZERS,
     "backbones": BACKBONES,
     "datasets": DATASETS,
+    "augmentations": AUGMENTATIONS,
     "profiles": PROFILES,
 }
 
 _SINGULAR = {"methods": "method", "regularizers": "regularizer", "backbones": "backbone",
-             "datasets": "dataset", "profiles": "profile"}
+             "datasets": "dataset", "augmentations": "augmentation", "profiles": "profile"}
 
 
 def lookup(kind: str, name: str) -> Entry:

@@ -31,6 +31,10 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--reg", default="none", help="encoder regularizer (default: none)")
     p.add_argument("--backbone", required=True, help="encoder backbone")
     p.add_argument("--dataset", required=True, help="pretraining dataset")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the dataset (default: the dataset's standard location)")
+    p.add_argument("--aug", default=None,
+                   help="augmentation recipe (default: the dataset's; see 'ortho-suite list')")
     p.add_argument("--work-dir", required=True, help="directory for checkpoints, logs and summary")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--epochs", type=int, default=None, help="override the schedule's epochs")
@@ -87,10 +91,12 @@ def _cmd_pretrain(args) -> int:
 
     from . import pretrain
 
-    # Validate every name and option before the (slow) imports of the training stack.
+    # Validate names, options and data before anything is built or written.
     cfg = pretrain.compose_config(args.method, args.backbone, args.dataset, args.work_dir,
                                   reg=args.reg, seed=args.seed, epochs=args.epochs,
-                                  cfg_options=args.cfg_options)
+                                  cfg_options=args.cfg_options, aug=args.aug,
+                                  data_root=args.data_root)
+    pretrain.check_data(cfg)
     summary = pretrain.train(pretrain.build_runner(cfg, args.launcher), cfg)
     if is_main_process():
         print(f"{PROG}: {summary['status']}: {summary['iterations']} iterations, loss "

@@ -15,3 +15,7 @@ class UsageError(Exception):
 def unknown_name(kind: str, value: str, valid) -> UsageError:
     """The error for a name that is not registered, listing the valid ones."""
     return UsageError(f"unknown {kind} {value!r}; valid {kind}s: {', '.join(sorted(valid))}")
+
+
+class DataError(UsageError):
+    """Missing, corrupt or incomplete dataset files (the message names the path and the fix)."""

@@ -85,13 +85,24 @@ def _derive_dependent_fields(cfg: Config) -> None:
 
 def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,
                    reg: str = "none", seed: int = 0, epochs: int | None = None,
-                   cfg_options: list[str] | None = None) -> Config:
-    """Merge the method, backbone and dataset fragments and apply the user's overrides.
+                   cfg_options: list[str] | None = None, aug: str | None = None,
+                   data_root: str | None = None) -> Config:
+    """Merge the method, backbone, dataset and augmentation fragments, then the user's overrides.
 
-    Raises UsageError for unknown names or malformed overrides; nothing is written.
+    ``aug`` defaults to the dataset's recipe; ``data_root`` to the dataset's default location.
+    Raises UsageError for unknown names, incompatible choices or malformed overrides; nothing
+    is written.
     """
+    dataset_entry = catalog.lookup("datasets", dataset)
+    aug_entry = catalog.lookup("augmentations", aug or dataset_entry.default_aug)
+    if aug_entry.image_size != dataset_entry.image_size:
+        valid = [name for name, e in catalog.AUGMENTATIONS.items()
+                 if e.image_size == dataset_entry.image_size]
+        raise UsageError(f"augmentation {aug_entry.name!r} makes {aug_entry.image_size}px views and "
+                         f"dataset {dataset!r} is {dataset_entry.image_size}px; valid "
+                         f"augmentations for it: {', '.join(valid)}")
     entries = [catalog.lookup("methods", method), catalog.lookup("backbones", backbone),
-               catalog.lookup("datasets", dataset)]
+               dataset_entry, aug_entry]
     catalog.lookup("regularizers", reg)
     family = entries[1].family
     if epochs is not None and epochs < 1:
@@ -104,7 +115,10 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
     cfg.randomness = dict(seed=seed, deterministic=False)
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
-    cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset, seed=seed)
+    if data_root is not None:
+        cfg.train_dataloader.dataset.data_root = str(data_root)
+    cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset,
+                           aug=aug_entry.name, seed=seed)
 
     if reg != "none":
         cfg.model.encoder_regularizer = dict(
@@ -126,9 +140,11 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
 
 
 def config_hash(cfg: Config) -> str:
-    """SHA-256 of the resolved config without its location (same config, same hash anywhere)."""
+    """SHA-256 of the resolved config without the run's and the data's locations (same
+    experiment, same hash on any machine)."""
     located = copy.deepcopy(cfg)
     located.work_dir = ""
+    located.train_dataloader.dataset.data_root = ""
     return provenance.sha256_text(located.pretty_text)
 
 
@@ -148,6 +164,20 @@ def build_model(cfg: Config):
 
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         return MODELS.build(cfg.model)
+
+
+def check_data(cfg: Config) -> None:
+    """Build the training dataset without loading it: missing or corrupt data raises DataError
+    (exit 2) before any file of the run is written."""
+    _register_suite_modules()
+    from mmengine.registry import DefaultScope
+
+    from mmselfsup.registry import DATASETS
+
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg.lazy_init = True
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        DATASETS.build(dataset_cfg)
 
 
 def build_runner(cfg: Config, launcher: str = "none"):
@@ -222,8 +252,10 @@ def train(runner, cfg: Config) -> dict:
 
 def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg: str = "none",
              seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None,
-             launcher: str = "none") -> dict:
-    """Compose, build and train one run; return its summary (also written to ``W/summary.json``)."""
+             launcher: str = "none", aug: str | None = None, data_root: str | None = None) -> dict:
+    """Compose, check the data, build and train one run; return its summary (also written to
+    ``W/summary.json``)."""
     cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
-                         cfg_options=cfg_options)
+                         cfg_options=cfg_options, aug=aug, data_root=data_root)
+    check_data(cfg)
     return train(build_runner(cfg, launcher), cfg)

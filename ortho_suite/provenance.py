@@ -69,3 +69,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
+    """MD5 of a file's bytes, read in chunks (the checksum the dataset publishers give)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -17,7 +17,9 @@ def test_fragments_are_merged():
     assert cfg.model.type == "EncoderRegularized" and cfg.model.algorithm == "SimCLR"
     assert cfg.model.backbone.type == "ResNetCIFAR"
     assert cfg.train_dataloader.dataset.type == "SyntheticImages"
-    assert cfg.model.data_preprocessor.type == "SelfSupDataPreprocessor"
+    assert cfg.model.data_preprocessor.type == "SSLViewsPreprocessor"
+    assert len(cfg.model.data_preprocessor.views) == 2  # the dataset's default recipe
+    assert cfg.ortho_suite.aug == "solo_cifar_symmetric"
     assert cfg.default_scope == "mmselfsup"
 
 

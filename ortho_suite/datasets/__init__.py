@@ -3,6 +3,10 @@ from ortho_suite import compat
 
 compat.apply()
 
+from .cifar import CIFAR10Python, CIFAR100Python  # noqa: E402
+from .fmnist import FashionMNIST  # noqa: E402
+from .imagenet import ImageNetFolder, LoadRGBImage, imagenet100_classes  # noqa: E402
 from .synthetic import SyntheticImages, make_synthetic_images  # noqa: E402
 
-__all__ = ["SyntheticImages", "make_synthetic_images"]
+__all__ = ["CIFAR10Python", "CIFAR100Python", "FashionMNIST", "ImageNetFolder", "LoadRGBImage",
+           "SyntheticImages", "imagenet100_classes", "make_synthetic_images"]

@@ -9,9 +9,10 @@ that k-NN evaluation can detect.
 from __future__ import annotations
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 
 from mmselfsup.registry import DATASETS
+
+from .base import ArrayImageDataset
 
 
 def make_synthetic_images(num_samples: int, num_classes: int = 10, image_size: int = 32,
@@ -36,14 +37,12 @@ def make_synthetic_images(num_samples: int, num_classes: int = 10, image_size: i
 
 
 @DATASETS.register_module()
-class SyntheticImages(BaseDataset):
+class SyntheticImages(ArrayImageDataset):
     """mmengine dataset over :func:`make_synthetic_images`.
 
     Each item is ``dict(img=HxWx3 uint8 RGB array, gt_label=int, sample_idx=int)`` before the
     pipeline, the same layout the real image datasets produce.
     """
-
-    METAINFO = dict(classes=tuple(f"class_{i}" for i in range(10)))
 
     def __init__(self, num_samples: int = 256, num_classes: int = 10, image_size: int = 32,
                  seed: int = 0, **kwargs) -> None:
@@ -54,8 +53,5 @@ class SyntheticImages(BaseDataset):
         kwargs.setdefault("metainfo", dict(classes=tuple(f"class_{i}" for i in range(num_classes))))
         super().__init__(**kwargs)
 
-    def load_data_list(self) -> list[dict]:
-        images, labels = make_synthetic_images(
-            self.num_samples, self.num_classes, self.image_size, self.seed)
-        return [dict(img=img, gt_label=int(label), img_shape=img.shape[:2], ori_shape=img.shape[:2])
-                for img, label in zip(images, labels)]
+    def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return make_synthetic_images(self.num_samples, self.num_classes, self.image_size, self.seed)

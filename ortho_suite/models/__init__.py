@@ -4,6 +4,7 @@ from ortho_suite import compat
 compat.apply()
 
 from .backbones import ResNetCIFAR, backbone_feature_dim  # noqa: E402
+from .data_preprocessor import SSLViewsPreprocessor  # noqa: E402
 from .encoder_regularized import (  # noqa: E402
     EncoderRegularizationMixin,
     EncoderRegularized,
@@ -11,5 +12,5 @@ from .encoder_regularized import (  # noqa: E402
     vicreg_variance_covariance,
 )
 
-__all__ = ["ResNetCIFAR", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
+__all__ = ["ResNetCIFAR", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
            "EncoderRegularizerSpec", "vicreg_variance_covariance"]

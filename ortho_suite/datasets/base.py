@@ -1,0 +1,49 @@
+"""Base for datasets held in memory as one uint8 array (CIFAR, Fashion-MNIST, generated)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+
+class ArrayImageDataset(BaseDataset):
+    """An mmengine dataset over ``images [N, H, W, 3]`` (uint8, RGB) and ``labels [N]``.
+
+    Subclasses implement :meth:`load_arrays`. mmengine's default keeps one dict per sample and
+    pickles the list; with tens of thousands of small images that costs seconds and doubles the
+    memory, so items are made on access from the two arrays instead. ``indices`` keeps mmengine's
+    meaning: an int takes the first N samples, a sequence takes those samples.
+    """
+
+    def __init__(self, indices: int | Sequence[int] | None = None, **kwargs) -> None:
+        kwargs.setdefault("serialize_data", False)
+        self.images: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        super().__init__(indices=indices, **kwargs)
+
+    def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def load_data_list(self) -> list[dict]:  # required by BaseDataset; unused here
+        raise NotImplementedError("ArrayImageDataset builds items from arrays")
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        images, labels = self.load_arrays()
+        if self._indices is not None:
+            keep = (np.arange(min(self._indices, len(labels))) if isinstance(self._indices, int)
+                    else np.asarray(self._indices))
+            images, labels = images[keep], labels[keep]
+        self.images, self.labels = images, labels.astype(np.int64)
+        self._fully_initialized = True
+
+    def get_data_info(self, idx: int) -> dict:
+        img = self.images[idx]
+        return dict(img=img, gt_label=int(self.labels[idx]), sample_idx=idx,
+                    img_shape=img.shape[:2], ori_shape=img.shape[:2])
+
+    def __len__(self) -> int:
+        self.full_init()
+        return len(self.labels)
