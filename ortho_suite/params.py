@@ -8,7 +8,7 @@ import yaml
 from . import catalog
 from .errors import UsageError
 
-RUN_FIELDS = ("method", "reg", "backbone", "dataset", "seed", "epochs", "cfg_options")
+RUN_FIELDS = ("method", "reg", "backbone", "dataset", "aug", "seed", "epochs", "cfg_options")
 
 
 def load_params(path: str | Path) -> dict:
@@ -38,7 +38,8 @@ def load_params(path: str | Path) -> dict:
         if missing:
             raise UsageError(f"{path}: runs.{run_id} is missing {', '.join(missing)}")
         for field, kind in (("method", "methods"), ("reg", "regularizers"),
-                            ("backbone", "backbones"), ("dataset", "datasets")):
+                            ("backbone", "backbones"), ("dataset", "datasets"),
+                            ("aug", "augmentations")):
             try:
                 catalog.lookup(kind, run[field])
             except UsageError as err:

@@ -45,12 +45,13 @@ def _write_params(tmp_path, runs, **top) -> Path:
 
 
 GOOD_RUN = dict(method="simclr", reg="none", backbone="resnet18_cifar", dataset="synthetic",
-                seed=0, epochs=1, cfg_options="")
+                aug="solo_cifar_symmetric", seed=0, epochs=1, cfg_options="")
 
 
 @pytest.mark.parametrize("runs,message", [
     ({"r1": {**GOOD_RUN, "method": "nosuch"}}, "runs.r1.method: unknown method 'nosuch'"),
     ({"r1": {k: v for k, v in GOOD_RUN.items() if k != "seed"}}, "runs.r1 is missing seed"),
+    ({"r1": {**GOOD_RUN, "aug": "nosuch"}}, "runs.r1.aug: unknown augmentation 'nosuch'"),
     ({}, "'runs' must map run ids"),
 ])
 def test_bad_params_name_file_and_field(tmp_path, runs, message):
