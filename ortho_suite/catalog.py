@@ -94,6 +94,9 @@ AUGMENTATIONS = {
         Entry("byol_imagenet", "RRC 224, jitter (.4,.4,.2,.1) p.8, gray .2, blur 1/.1, solarize 0/.2",
               "BYOL; Barlow Twins and DirectCLR code", "augmentations/byol_imagenet.py",
               image_size=224),
+        Entry("intl_imagenet_multicrop", "2x224 + 192/160/128/96 crops, blur .5, solarize .1",
+              "INTL official code (--multi-crop), SwAV-style crops",
+              "augmentations/intl_imagenet_multicrop.py", image_size=224),
     ]
 }
 

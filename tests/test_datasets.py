@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ortho_suite.cli import main
 from ortho_suite.datasets import CIFAR10Python, CIFAR100Python, FashionMNIST, ImageNetFolder
@@ -205,3 +206,35 @@ def test_corrupt_cifar_exits_2_naming_both_checksums(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and CIFAR10_FORMAT.archive_md5 in err and md5(tmp_path / CIFAR10_FORMAT.archive) in err
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("aug,sizes", [("byol_imagenet", [224, 224]),
+                                       ("intl_imagenet_multicrop", [224, 224, 192, 160, 128, 96])])
+def test_imagenet_pipeline_crops_on_cpu_and_colours_on_device(tmp_path, aug, sizes):
+    """The composed ImageNet-100 config end to end on a fixture tree: per-image crops of the
+    recipe's sizes from the loader, then the preprocessor's batched colour operations."""
+    from mmengine.registry import DefaultScope
+
+    from mmselfsup.registry import DATASETS, MODELS
+    from ortho_suite import pretrain
+
+    make_imagenet_tree(tmp_path, imagenet100_classes(), splits=("train",))
+    cfg = pretrain.compose_config("byol", "resnet18_cifar", "imagenet100", tmp_path / "w",
+                                  aug=aug, data_root=str(tmp_path))
+    pretrain.check_data(cfg)
+    with DefaultScope.overwrite_default_scope("mmselfsup"):
+        dataset = DATASETS.build(cfg.train_dataloader.dataset)
+        preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    item = dataset[0]
+    assert [tuple(x.shape) for x in item["inputs"]] == [(3, s, s) for s in sizes]
+    assert all(x.dtype == torch.uint8 for x in item["inputs"])
+    batch = {"inputs": [x.unsqueeze(0) for x in item["inputs"]], "data_samples": [item["data_samples"]]}
+    views, _ = preprocessor(batch, training=True)
+    assert [tuple(v.shape) for v in views] == [(1, 3, s, s) for s in sizes]
+
+
+def test_cifar_recipe_is_rejected_for_imagenet(capsys, tmp_path):
+    code = main(["pretrain", "--method", "simclr", "--backbone", "resnet18_cifar", "--dataset",
+                 "imagenet100", "--aug", "solo_cifar_symmetric", "--work-dir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2 and "makes 32px views" in err and "byol_imagenet" in err
