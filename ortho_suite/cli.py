@@ -54,6 +54,27 @@ def _add_list(sub) -> None:
     p.add_argument("kind", nargs="?", choices=sorted(CATALOG), help="print only this kind")
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="k-NN, linear probe and collapse spectra of a finished run",
+                       description="Extract frozen features of a finished pretraining run once "
+                                   "(cached), then write metrics.json, spectra.json and plots.")
+    p.add_argument("--work-dir", required=True, help="the pretraining run's work dir")
+    p.add_argument("--out", default=None, help="output folder (default: WORK_DIR/eval)")
+    p.add_argument("--cache-dir", default=None, help="feature cache folder (default: --out)")
+    p.add_argument("--protocol", default="or", help="linear-probe protocol: or | intl_cifar")
+    p.add_argument("--probe-epochs", type=int, default=None,
+                   help="shorten the probe (its schedule scales along); default: the protocol's")
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare-spectra", help="overlay the spectra of several evaluated runs",
+                       description="One PNG per feature and per stage's last conv layer, with "
+                                   "every run overlaid (the OR paper's Figures 3-4).")
+    p.add_argument("--runs", nargs="+", required=True, metavar="LABEL=DIR",
+                   help="label=folder holding an evaluation's spectra.json")
+    p.add_argument("--out", required=True, help="output folder for the PNGs")
+
+
 def _add_summarize(sub) -> None:
     p = sub.add_parser("summarize", help="render a profile's pretraining runs into results/",
                        description="Read the runs listed in a DVC params file and write "
@@ -70,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrain(sub)
     _add_list(sub)
     _add_summarize(sub)
+    _add_evaluate(sub)
+    _add_compare(sub)
     return parser
 
 
@@ -117,7 +140,34 @@ def _cmd_summarize(args) -> int:
     return 0
 
 
-COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize}
+def _cmd_evaluate(args) -> int:
+    from .evaluate import evaluate_run
+
+    result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs)
+    probe = result["linear_probe"]
+    print(f"{PROG}: linear probe ({probe['protocol']}) top-1 {probe['top1']:.2f}%, "
+          f"k-NN top-1 {result['knn_cosine_k200_top1']:.2f}% (cosine k=200), "
+          f"{result['knn_euclidean_k5_top1']:.2f}% (5-NN), representation effective rank "
+          f"{result['representation']['effective_rank']:.1f}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from .evaluate import compare_spectra
+
+    runs = {}
+    for item in args.runs:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            raise UsageError(f"malformed --runs entry {item!r}; expected label=folder")
+        runs[label] = folder
+    written = compare_spectra(runs, args.out)
+    print(f"{PROG}: wrote {len(written)} figures to {args.out}")
+    return 0
+
+
+COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize,
+            "evaluate": _cmd_evaluate, "compare-spectra": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

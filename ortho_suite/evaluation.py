@@ -139,7 +139,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     with torch.no_grad():
         scores = head(test_feats)
     result = topk_accuracy(scores, test_labels)
-    result.update(protocol=protocol.name, epochs=total, final_train_loss=float(loss))
+    result.update(protocol=protocol.name, epochs=total, final_train_loss=loss.item())
     if not math.isfinite(result["final_train_loss"]):
         result["status"] = "diverged"
     return result

@@ -1,9 +1,11 @@
-"""Render the pretraining runs of a profile into versioned result files.
+"""Render the runs of a profile into versioned result files.
 
-Reads ``<runs_dir>/<run-id>/summary.json`` (written by :mod:`ortho_suite.pretrain`) and writes
-``<out_dir>/pretrain_summary.md`` (a markdown table) and ``<out_dir>/pretrain_summary.json``
-(DVC metrics: one flat record per run). A run directory without a summary is reported as
-missing, never read as done.
+Reads ``<runs_dir>/<run-id>/summary.json`` (pretraining, :mod:`ortho_suite.pretrain`) and, where
+present, ``<out_dir>/runs/<run-id>/metrics.json`` (evaluation, :mod:`ortho_suite.evaluate`), and
+writes ``<out_dir>/pretrain_summary.md`` (a markdown table), ``<out_dir>/pretrain_summary.json``
+(DVC metrics: one flat record per run) and, for every group of runs that differ only in their
+regularizer, overlaid eigenspectra under ``<out_dir>/figures/<group>/``. A run directory
+without a summary is reported as missing, never read as done.
 """
 from __future__ import annotations
 
@@ -14,15 +16,31 @@ import pandas as pd
 
 from .errors import UsageError
 from .provenance import atomic_write_json, atomic_write_text
+from .evaluate import METRICS_FILE, SPECTRA_FILE, compare_spectra
 from .pretrain import SUMMARY_FILE
 
-COLUMNS = ["run", "method", "reg", "backbone", "dataset", "seed", "epochs", "iterations",
-           "loss_first", "loss_last", "reg_penalty_first", "reg_penalty_last", "status",
-           "wall_time_s", "config_sha256"]
+PRETRAIN_COLUMNS = ["method", "reg", "backbone", "dataset", "aug", "seed", "epochs", "iterations",
+                    "loss_first", "loss_last", "reg_penalty_first", "reg_penalty_last", "status",
+                    "wall_time_s", "config_sha256"]
+EVAL_COLUMNS = ["probe_top1", "knn_top1", "repr_effective_rank", "repr_collapsed_dims",
+                "weights_mean_so"]
+COLUMNS = ["run", *PRETRAIN_COLUMNS, *EVAL_COLUMNS]
+GROUP_KEYS = ("method", "backbone", "dataset", "aug", "seed", "epochs")
 
 
-def collect_runs(runs_dir: Path, run_ids: list[str]) -> pd.DataFrame:
-    """One row per expected run id; ``status`` is ``missing`` where no summary was written."""
+def _evaluation_fields(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    m = json.loads(path.read_text())
+    return {"probe_top1": m["linear_probe"]["top1"], "knn_top1": m["knn_cosine_k200_top1"],
+            "repr_effective_rank": m["representation"]["effective_rank"],
+            "repr_collapsed_dims": m["representation"]["collapsed_dims"],
+            "weights_mean_so": m["weights_mean_so_penalty"]}
+
+
+def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = None) -> pd.DataFrame:
+    """One row per expected run id; ``status`` is ``missing`` where no summary was written.
+    Evaluation columns are filled from ``results_dir/runs/<run-id>/metrics.json`` when present."""
     rows = []
     for run_id in run_ids:
         path = Path(runs_dir) / run_id / SUMMARY_FILE
@@ -30,7 +48,10 @@ def collect_runs(runs_dir: Path, run_ids: list[str]) -> pd.DataFrame:
             rows.append({"run": run_id, "status": "missing"})
             continue
         summary = json.loads(path.read_text())
-        rows.append({"run": run_id, **{k: summary.get(k) for k in COLUMNS if k != "run"}})
+        row = {"run": run_id, **{k: summary.get(k) for k in PRETRAIN_COLUMNS}}
+        if results_dir is not None:
+            row.update(_evaluation_fields(Path(results_dir) / "runs" / run_id / METRICS_FILE))
+        rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["config_sha256"] = frame["config_sha256"].str.slice(0, 12)
     return frame
@@ -43,15 +64,35 @@ def render_markdown(frame: pd.DataFrame, profile: str, note: str) -> str:
     return f"# Pretraining runs, profile `{profile}`\n\n{note}\n\n{table}\n"
 
 
+def regularizer_groups(frame: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """Runs that differ only in their regularizer: {group name: [(reg, run id), ...]}, for
+    groups of two or more finished runs."""
+    groups: dict[tuple, list[tuple[str, str]]] = {}
+    for row in frame.to_dict(orient="records"):
+        if row["status"] == "missing":
+            continue
+        groups.setdefault(tuple(row[k] for k in GROUP_KEYS), []).append((row["reg"], row["run"]))
+    return {"_".join(str(v) for v in key): members for key, members in groups.items()
+            if len(members) > 1}
+
+
 def write_summary(runs_dir: Path, run_ids: list[str], out_dir: Path, profile: str,
                   note: str) -> pd.DataFrame:
     if not run_ids:
         raise UsageError("no runs to summarize; list them under 'runs:' in params.yaml")
-    frame = collect_runs(runs_dir, run_ids)
     out_dir = Path(out_dir)
+    frame = collect_runs(runs_dir, run_ids, out_dir)
     metrics = {row["run"]: {k: row[k] for k in ("loss_first", "loss_last", "reg_penalty_last",
-                                                "iterations", "wall_time_s", "status")}
+                                                "iterations", "wall_time_s", "status",
+                                                *EVAL_COLUMNS)}
                for row in json.loads(frame.to_json(orient="records"))}
+    figures = out_dir / "figures"
+    figures.mkdir(parents=True, exist_ok=True)  # a declared output, even with nothing to overlay
+    for group, members in regularizer_groups(frame).items():
+        evaluated = {reg: out_dir / "runs" / run for reg, run in members
+                     if (out_dir / "runs" / run / SPECTRA_FILE).is_file()}
+        if len(evaluated) > 1:
+            compare_spectra(evaluated, figures / group)
     atomic_write_json(out_dir / "pretrain_summary.json", metrics)
     atomic_write_text(out_dir / "pretrain_summary.md", render_markdown(frame, profile, note))
     return frame

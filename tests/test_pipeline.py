@@ -27,14 +27,15 @@ def test_repository_params_are_valid():
     assert {"none", "so", "srip"} <= regs
 
 
-def test_dvc_defines_one_pretrain_stage_per_run():
+def test_dvc_defines_pretrain_and_evaluate_stages_per_run():
     dvc = shutil.which("dvc", path=str(Path(sys.executable).parent))
     proc = subprocess.run([dvc, "stage", "list", "--name-only"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     stages = set(proc.stdout.split())
     runs = yaml.safe_load((REPO / "params.yaml").read_text())["runs"]
-    assert stages == {f"pretrain@{run_id}" for run_id in runs} | {"summarize"}
+    assert stages == ({f"pretrain@{run_id}" for run_id in runs}
+                      | {f"evaluate@{run_id}" for run_id in runs} | {"summarize"})
 
 
 def _write_params(tmp_path, runs, **top) -> Path:
@@ -80,9 +81,18 @@ def _fake_summary(run_dir: Path, **fields) -> None:
     (run_dir / "summary.json").write_text(json.dumps({**base, **fields}))
 
 
+def _fake_metrics(run_dir: Path) -> None:
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "linear_probe": {"top1": 71.25}, "knn_cosine_k200_top1": 70.5,
+        "representation": {"effective_rank": 14.25, "collapsed_dims": 3},
+        "weights_mean_so_penalty": 61.5}))
+
+
 def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     runs_dir, out = tmp_path / "runs", tmp_path / "results"
     _fake_summary(runs_dir / "a")
+    _fake_metrics(out / "runs" / "a")
     (runs_dir / "b").mkdir(parents=True)  # started, never finished: no summary.json
     frame = report.write_summary(runs_dir, ["a", "b"], out, "smoke", "A note.")
     assert list(frame["status"]) == ["finished", "missing"]
@@ -91,8 +101,10 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     assert "A note." in markdown
     row_a = next(line for line in markdown.splitlines() if line.startswith("| a "))
     assert "2.5000" in row_a and "650.0000" in row_a and "abababababab" in row_a
+    assert "71.2500" in row_a and "70.5000" in row_a and "14.2500" in row_a and "61.5000" in row_a
     row_b = next(line for line in markdown.splitlines() if line.startswith("| b "))
     assert "missing" in row_b and "nan" not in row_b.lower()
     metrics = json.loads((out / "pretrain_summary.json").read_text())
     assert metrics["a"]["loss_last"] == 2.5 and metrics["b"]["status"] == "missing"
+    assert metrics["a"]["probe_top1"] == 71.25 and (out / "figures").is_dir()
     assert not list(out.glob(".*.tmp")), "temporary files must be renamed or removed"

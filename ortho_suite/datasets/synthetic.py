@@ -45,13 +45,20 @@ class SyntheticImages(ArrayImageDataset):
     """
 
     def __init__(self, num_samples: int = 256, num_classes: int = 10, image_size: int = 32,
-                 seed: int = 0, **kwargs) -> None:
+                 seed: int = 0, split: str = "train", **kwargs) -> None:
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}; valid: train, test")
         self.num_samples = num_samples
         self.num_classes = num_classes
         self.image_size = image_size
+        self.split = split
         self.seed = seed
         kwargs.setdefault("metainfo", dict(classes=tuple(f"class_{i}" for i in range(num_classes))))
         super().__init__(**kwargs)
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return make_synthetic_images(self.num_samples, self.num_classes, self.image_size, self.seed)
+        images, labels = make_synthetic_images(self.num_samples * (2 if self.split == "test" else 1),
+                                               self.num_classes, self.image_size, self.seed)
+        if self.split == "test":  # same seed, so the same class patterns (drawn first); other images
+            return images[self.num_samples:], labels[self.num_samples:]
+        return images, labels

@@ -18,3 +18,8 @@ model = dict(
         # solo-learn's MEANS_N_STD (solo/data/pretrain_dataloader.py)
         mean=(0.4914, 0.4822, 0.4465),
         std=(0.2470, 0.2435, 0.2616)))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+feature_data = dict(
+    train_split='train',
+    test_split='test',
+    pipeline=[dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])])

@@ -18,3 +18,8 @@ model = dict(
         # solo-learn's MEANS_N_STD (solo/data/pretrain_dataloader.py)
         mean=(0.5071, 0.4865, 0.4409),
         std=(0.2673, 0.2564, 0.2762)))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+feature_data = dict(
+    train_split='train',
+    test_split='test',
+    pipeline=[dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])])

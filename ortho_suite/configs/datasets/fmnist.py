@@ -19,3 +19,8 @@ model = dict(
         # 28x28 images give the usual 0.2860 / 0.3530)
         mean=(0.2190, 0.2190, 0.2190),
         std=(0.3318, 0.3318, 0.3318)))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+feature_data = dict(
+    train_split='train',
+    test_split='test',
+    pipeline=[dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])])

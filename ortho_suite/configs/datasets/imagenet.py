@@ -29,3 +29,15 @@ model = dict(
         type='SSLViewsPreprocessor',
         mean=(0.485, 0.456, 0.406),  # the ImageNet statistics every source uses
         std=(0.229, 0.224, 0.225)))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): resize the short side to 256 and take the
+# central 224 crop, the standard ImageNet evaluation view.
+feature_data = dict(
+    train_split='train',
+    test_split='val',
+    pipeline=[
+        dict(type='LoadRGBImage'),
+        dict(type='mmcls.ResizeEdge', scale=256, edge='short', backend='pillow',
+             interpolation='bicubic'),
+        dict(type='CenterCrop', crop_size=224),
+        dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[]),
+    ])

@@ -20,3 +20,8 @@ model = dict(
         # pixel values of the generated images are roughly uniform on [0, 1]
         mean=(0.5, 0.5, 0.5),
         std=(0.25, 0.25, 0.25)))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+feature_data = dict(
+    train_split='train',
+    test_split='test',
+    pipeline=[dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])])

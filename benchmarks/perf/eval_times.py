@@ -1,0 +1,62 @@
+"""Times of the evaluations on cached features, at the size of CIFAR with a ResNet-18:
+50,000 train x 512 features, 10,000 test, 10 classes (random features: the timing does not
+depend on the values).
+
+    uv run python benchmarks/perf/eval_times.py --out results/perf/eval_times_cpu.json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+
+import torch
+
+from ortho_suite import provenance
+from ortho_suite.evaluation import PROBE_PROTOCOLS, knn_accuracy, linear_probe
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=50000)
+    parser.add_argument("--test", type=int, default=10000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    g = torch.Generator().manual_seed(0)
+    train = torch.randn(args.train, args.dim, generator=g).to(device)
+    test = torch.randn(args.test, args.dim, generator=g).to(device)
+    train_y = torch.randint(0, 10, (args.train,), generator=g).to(device)
+    test_y = torch.randint(0, 10, (args.test,), generator=g).to(device)
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = {
+        "knn_cosine_k200_s": _timed(lambda: (knn_accuracy(train, train_y, test, test_y, k=200), sync())),
+        "knn_euclidean_k5_s": _timed(lambda: (knn_accuracy(train, train_y, test, test_y, k=5,
+                                                            metric="euclidean", weighted=False), sync())),
+    }
+    for name in PROBE_PROTOCOLS:
+        times[f"probe_{name}_{PROBE_PROTOCOLS[name].epochs}ep_s"] = _timed(
+            lambda: (linear_probe(train, train_y, test, test_y, name), sync()))
+    report = {"benchmark": "eval_times", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+              "train": args.train, "test": args.test, "dim": args.dim, "device": device.type,
+              "seconds": {k: round(v, 3) for k, v in times.items()},
+              "hardware": provenance.hardware(), "git_commit": provenance.git_commit()}
+    for key, value in report["seconds"].items():
+        print(f"{key:<28} {value:8.2f} s")
+    if args.out:
+        provenance.atomic_write_json(args.out, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

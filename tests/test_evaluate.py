@@ -1,0 +1,83 @@
+"""`ortho-suite evaluate` end to end on a tiny real run, and its errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from ortho_suite import pretrain
+from ortho_suite.cli import main
+from ortho_suite.evaluate import compare_spectra, evaluate_run
+
+# 96 generated train images (6 iterations of 16), 96 test images of the same classes
+OPTIONS = ["model.backbone.width=8", "model.neck.hid_channels=64", "model.neck.out_channels=32",
+           "train_dataloader.batch_size=16", "train_dataloader.dataset.num_samples=96"]
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    dirs = {}
+    for reg in ("none", "so"):
+        dirs[reg] = root / reg
+        pretrain.pretrain("simclr", "resnet18_cifar", "synthetic", dirs[reg], reg=reg, epochs=1,
+                          cfg_options=OPTIONS + (["model.encoder_regularizer.gamma=0.01"] if reg == "so" else []))
+    return dirs
+
+
+def test_evaluate_writes_every_metric_and_plot(trained_runs, tmp_path):
+    out = tmp_path / "eval"
+    result = evaluate_run(trained_runs["none"], out, probe_epochs=5)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["status"] == "evaluated" and on_disk["features"]["train"] == 96
+    assert on_disk["features"]["test"] == 96 and on_disk["features"]["representation_dim"] == 64
+    for key in ("knn_cosine_k200_top1", "knn_euclidean_k5_top1"):
+        assert 0 <= on_disk[key] <= 100
+    assert on_disk["linear_probe"]["protocol"] == "or" and on_disk["linear_probe"]["epochs"] == 5
+    for feature in ("representation", "embedding"):
+        block = on_disk[feature]
+        assert {"effective_rank", "log_ioc", "alpha_req", "collapsed_dims"} <= set(block)
+        assert 1 <= block["effective_rank"] <= block["dims"]
+    assert set(on_disk["hidden"]) == {"stage1", "stage2", "stage3", "stage4"}
+    assert len(on_disk["weights"]) == 20 and on_disk["weights_mean_so_penalty"] > 0
+    spectra = json.loads((out / "spectra.json").read_text())["normalized_eigenvalues"]
+    assert spectra["representation"][0] == pytest.approx(1.0) and len(spectra["representation"]) == 64
+    for name in ("weight_spectra", "feature_spectra", "filter_correlation", "log_spectrum"):
+        with Image.open(out / "plots" / f"{name}.png") as image:
+            assert image.format == "PNG" and image.size[0] > 100
+    assert result["linear_probe"] == on_disk["linear_probe"]
+
+
+def test_features_are_extracted_once_and_reused(trained_runs, tmp_path, monkeypatch):
+    from ortho_suite import evaluate
+
+    evaluate_run(trained_runs["none"], tmp_path / "a", cache_dir=tmp_path / "cache", probe_epochs=1)
+    calls = []
+    monkeypatch.setattr(evaluate, "extract", lambda *a, **k: calls.append(1))
+    evaluate_run(trained_runs["none"], tmp_path / "b", cache_dir=tmp_path / "cache", probe_epochs=1)
+    assert calls == [], "the cached features must be read, not extracted again"
+
+
+def test_regularized_run_has_more_orthogonal_weights(trained_runs, tmp_path):
+    none = evaluate_run(trained_runs["none"], tmp_path / "none", probe_epochs=1)
+    so = evaluate_run(trained_runs["so"], tmp_path / "so", probe_epochs=1)
+    assert so["weights_mean_so_penalty"] < none["weights_mean_so_penalty"]
+    written = compare_spectra({"none": tmp_path / "none", "so": tmp_path / "so"}, tmp_path / "cmp")
+    assert any(p.name == "spectra_representation.png" for p in written)
+    assert all(p.is_file() for p in written)
+
+
+def test_evaluate_unfinished_run_exits_2(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert main(["evaluate", "--work-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a finished run" in err
+
+
+def test_evaluate_unknown_protocol_exits_2(trained_runs, tmp_path, capsys):
+    code = main(["evaluate", "--work-dir", str(trained_runs["none"]), "--out", str(tmp_path / "o"),
+                 "--protocol", "nosuch"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown probe protocol 'nosuch'" in err and "intl_cifar" in err
+    assert not (tmp_path / "o").exists()
