@@ -1,43 +1,4 @@
-# ImageNet-100 (CMC class list) from the train/<wnid>/ folder tree (ortho_suite/datasets/imagenet.py).
-# Images differ in size, so each view is cropped per image on CPU (bicubic random resized crop
-# to 224 and flip, as in solo-learn / Barlow Twins); colour operations run batched on the device
-# (the recipe's views say crop=False).
-crop_view = [
-    dict(type='RandomResizedCrop', size=224, scale=(0.08, 1.0), interpolation='bicubic',
-         backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
-train_dataloader = dict(
-    batch_size=256,
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNetFolder',
-        data_root='',  # --data-root: the folder holding train/ and val/
-        split='train',
-        subset='imagenet100',
-        pipeline=[
-            dict(type='LoadRGBImage'),
-            dict(type='MultiView', num_views=2, transforms=[crop_view]),
-            dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[]),
-        ]))
-model = dict(
-    data_preprocessor=dict(
-        type='SSLViewsPreprocessor',
-        mean=(0.485, 0.456, 0.406),  # the ImageNet statistics every source uses
-        std=(0.229, 0.224, 0.225)))
-# Frozen-encoder evaluation (ortho_suite/evaluate.py): resize the short side to 256 and take the
-# central 224 crop, the standard ImageNet evaluation view.
-feature_data = dict(
-    train_split='train',
-    test_split='val',
-    pipeline=[
-        dict(type='LoadRGBImage'),
-        dict(type='mmcls.ResizeEdge', scale=256, edge='short', backend='pillow',
-             interpolation='bicubic'),
-        dict(type='CenterCrop', crop_size=224),
-        dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[]),
-    ])
+# ImageNet-100: CMC's 100 classes (ortho_suite/datasets/data/imagenet100_cmc.txt) read from an
+# ImageNet class-folder tree.
+_base_ = ['../_base_/datasets/imagenet_folder.py']
+train_dataloader = dict(dataset=dict(subset='imagenet100'))

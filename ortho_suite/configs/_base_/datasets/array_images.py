@@ -1,0 +1,14 @@
+# Shared by the datasets held in memory as 32x32 uint8 arrays (Fashion-MNIST, CIFAR, generated):
+# the loader ships whole images; SSLViewsPreprocessor makes the views on the device.
+pack = dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(data_root='', split='train', pipeline=[pack]))
+model = dict(data_preprocessor=dict(type='SSLViewsPreprocessor'))
+# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+feature_data = dict(train_split='train', test_split='test', pipeline=[pack])
