@@ -82,13 +82,17 @@ def build_frozen_model(cfg: Config, checkpoint: Path, device: torch.device):
     return model.to(device).eval()
 
 
-def _feature_dataset(cfg: Config, split: str):
+def feature_dataset(cfg: Config, split: str, limit: int | None = None):
+    """The run's dataset, split ``split``, with the evaluation view; the whole split (not the
+    training subset) unless ``limit`` takes its first images."""
     from mmengine.registry import DefaultScope
 
     from mmselfsup.registry import DATASETS
 
     dataset_cfg = cfg.train_dataloader.dataset.copy()
-    dataset_cfg.pop("indices", None)  # evaluate on the whole split, not a training subset
+    dataset_cfg.pop("indices", None)
+    if limit is not None:
+        dataset_cfg.indices = limit
     dataset_cfg.split = split
     dataset_cfg.pipeline = cfg.feature_data.pipeline
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -97,7 +101,7 @@ def _feature_dataset(cfg: Config, split: str):
 
 @torch.no_grad()
 def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
-            spectral: int = 0) -> dict:
+            spectral: int = 0, progress: bool = True) -> dict:
     """Representations of every image; for the first ``spectral`` images also each stage's pooled
     output and the projector's embedding."""
     from mmengine.dataset import default_collate
@@ -110,7 +114,8 @@ def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
     reps, labels, hidden, embeds = [], [], None, []
     seen = 0
     try:
-        for data in tqdm(loader, desc=desc, unit="batch", file=sys.stderr, mininterval=2.0):
+        for data in tqdm(loader, desc=desc, unit="batch", file=sys.stderr, mininterval=2.0,
+                         disable=not progress):
             views, samples = model.data_preprocessor(data, training=False)
             stages = backbone(views[0])
             pooled = [s.mean(dim=(2, 3)) for s in stages]
@@ -143,9 +148,9 @@ def cached_features(model, cfg: Config, checkpoint: Path, cache_dir: Path, devic
         cached = torch.load(path, map_location="cpu", weights_only=False)
         if cached.get("checkpoint_md5") == key:
             return cached
-    train = extract(model, _feature_dataset(cfg, cfg.feature_data.train_split), batch_size,
+    train = extract(model, feature_dataset(cfg, cfg.feature_data.train_split), batch_size,
                     device, "features train")
-    test = extract(model, _feature_dataset(cfg, cfg.feature_data.test_split), batch_size, device,
+    test = extract(model, feature_dataset(cfg, cfg.feature_data.test_split), batch_size, device,
                    "features test", spectral=SPECTRAL_BATCH)
     features = {"checkpoint_md5": key, "train": train, "test": test}
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -203,13 +203,13 @@ def build_runner(cfg: Config, launcher: str = "none"):
     return Runner.from_cfg(run_cfg)
 
 
-def _training_record(runner):
-    from .engine import TrainingRecordHook
-
+def _hook(runner, hook_type, required: bool = True):
     for hook in runner.hooks:
-        if isinstance(hook, TrainingRecordHook):
+        if isinstance(hook, hook_type):
             return hook
-    raise RuntimeError("TrainingRecordHook missing from the runner's hooks")
+    if required:
+        raise RuntimeError(f"{hook_type.__name__} missing from the runner's hooks")
+    return None
 
 
 def train(runner, cfg: Config) -> dict:
@@ -224,7 +224,10 @@ def train(runner, cfg: Config) -> dict:
     start = time.perf_counter()
     runner.train()
     wall = time.perf_counter() - start
-    record = _training_record(runner)
+    from .engine import OnlineMonitorHook, TrainingRecordHook
+
+    record = _hook(runner, TrainingRecordHook)
+    monitor = _hook(runner, OnlineMonitorHook, required=False)
     losses = [row["loss"] for row in record.records]
     penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
     summary = {
@@ -239,6 +242,7 @@ def train(runner, cfg: Config) -> dict:
         "reg_penalty_first": penalties[0] if penalties else None,
         "reg_penalty_last": penalties[-1] if penalties else None,
         "train_log": record.records,
+        "monitor": monitor.history if monitor is not None else [],
         "wall_time_s": round(wall, 3),
         "config_sha256": config_hash(cfg),
         "git_commit": provenance.git_commit(),

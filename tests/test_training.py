@@ -43,6 +43,10 @@ def test_method_trains_through_mmengine_runner(method, tmp_path, tiny_options):
         # every trainable weight of the backbone and projector moved
         weights = [k for k in params if k.endswith("weight")]
         assert set(weights) <= set(changed), (part, sorted(set(weights) - set(changed)))
+    # the online monitor ran after the epoch, on un-augmented train and test images
+    assert [m["epoch"] for m in summary["monitor"]] == [1]
+    assert 0 <= summary["monitor"][0]["knn_top1"] <= 100
+    assert 1 <= summary["monitor"][0]["effective_rank"] <= 64  # width 8 -> 64-d representation
     on_disk = json.loads((tmp_path / method / pretrain.SUMMARY_FILE).read_text())
     assert on_disk["loss_last"] == losses[-1]
     assert (tmp_path / method / "epoch_1.pth").is_file()

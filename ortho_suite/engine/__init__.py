@@ -3,6 +3,6 @@ from ortho_suite import compat
 
 compat.apply()
 
-from .hooks import TrainingRecordHook  # noqa: E402
+from .hooks import OnlineMonitorHook, TrainingRecordHook  # noqa: E402
 
-__all__ = ["TrainingRecordHook"]
+__all__ = ["OnlineMonitorHook", "TrainingRecordHook"]

@@ -14,8 +14,12 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# Records the loss of every iteration for the run summary (ortho_suite/engine/hooks.py).
-custom_hooks = [dict(type='TrainingRecordHook')]
+# Records the loss of every iteration for the run summary, and monitors k-NN accuracy and the
+# effective rank of the representation every `interval` epochs (ortho_suite/engine/hooks.py).
+custom_hooks = [
+    dict(type='TrainingRecordHook'),
+    dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,
