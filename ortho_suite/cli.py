@@ -61,7 +61,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--work-dir", required=True, help="the pretraining run's work dir")
     p.add_argument("--out", default=None, help="output folder (default: WORK_DIR/eval)")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default: --out)")
-    p.add_argument("--protocol", default="or", help="linear-probe protocol: or | intl_cifar")
+    p.add_argument("--protocol", default="or",
+                   help="linear-probe protocol: or | intl_cifar (cached features) | imagenet "
+                        "(augmented, ImageNet datasets)")
     p.add_argument("--probe-epochs", type=int, default=None,
                    help="shorten the probe (its schedule scales along); default: the protocol's")
 

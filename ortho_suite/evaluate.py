@@ -99,6 +99,11 @@ def feature_dataset(cfg: Config, split: str, limit: int | None = None):
         return DATASETS.build(dataset_cfg)
 
 
+def sample_labels(samples) -> torch.Tensor:
+    """Class labels of a batch of packed data samples (mmselfsup stores them as LabelData)."""
+    return torch.as_tensor([int(s.gt_label.value) for s in samples])
+
+
 @torch.no_grad()
 def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
             spectral: int = 0, progress: bool = True) -> dict:
@@ -120,8 +125,7 @@ def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
             stages = backbone(views[0])
             pooled = [s.mean(dim=(2, 3)) for s in stages]
             reps.append(pooled[-1].float().cpu())
-            labels.append(torch.as_tensor([int(s.gt_label.value) if hasattr(s.gt_label, "value")
-                                           else int(s.gt_label) for s in samples]))
+            labels.append(sample_labels(samples))
             if seen < spectral:
                 take = min(spectral - seen, len(pooled[-1]))
                 if hidden is None:
@@ -160,6 +164,55 @@ def cached_features(model, cfg: Config, checkpoint: Path, cache_dir: Path, devic
     return features
 
 
+def augmented_probe(model, cfg: Config, protocol: evaluation.ProbeProtocol, device,
+                    epochs: int | None = None, seed: int = 0) -> dict:
+    """A linear head on the frozen backbone, trained on freshly augmented images every epoch
+    (random resized crop of the evaluation size and flip), tested on the evaluation view."""
+    import torch.nn.functional as F
+    from mmengine.dataset import default_collate
+
+    test_pipeline = cfg.feature_data.pipeline
+    crop = next(t for t in test_pipeline if t["type"] == "CenterCrop")["crop_size"]
+    train_cfg = cfg.copy()
+    train_cfg.feature_data = dict(cfg.feature_data, pipeline=[
+        test_pipeline[0],
+        dict(type="RandomResizedCrop", size=crop, backend="pillow"),
+        dict(type="RandomFlip", prob=0.5),
+        test_pipeline[-1]])
+    train_set = feature_dataset(train_cfg, cfg.feature_data.train_split)
+    test = extract(model, feature_dataset(cfg, cfg.feature_data.test_split), protocol.batch_size,
+                   device, "features test")
+    torch.manual_seed(seed)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=protocol.batch_size, shuffle=True,
+                                         num_workers=0, collate_fn=default_collate, drop_last=False)
+    num_classes = len(train_set.metainfo["classes"])
+    head = torch.nn.Linear(test["representation"].shape[1], num_classes).to(device)
+    torch.nn.init.normal_(head.weight, std=0.01)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.SGD(head.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                          weight_decay=protocol.weight_decay)
+    total = epochs or protocol.epochs
+    loss = torch.tensor(float("nan"))
+    for epoch in tqdm(range(total), desc=f"linear probe ({protocol.name})", unit="epoch",
+                      file=sys.stderr, mininterval=2.0):
+        for group in opt.param_groups:
+            group["lr"] = evaluation.lr_at(protocol, epoch * protocol.epochs / total)
+        for data in loader:
+            with torch.no_grad():
+                views, samples = model.data_preprocessor(data, training=False)
+                feats = model.backbone(views[0])[-1].mean(dim=(2, 3))
+            labels = sample_labels(samples).to(device)
+            loss = F.cross_entropy(head(feats), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        scores = head(test["representation"].to(device)).cpu()
+    result = evaluation.topk_accuracy(scores, test["labels"])
+    result.update(protocol=protocol.name, epochs=total, final_train_loss=loss.item())
+    return result
+
+
 def _scalars(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k != "normalized_eigenvalues"}
 
@@ -176,6 +229,11 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     cfg, summary, checkpoint = load_run(work_dir)
     out_dir = Path(out_dir) if out_dir else work_dir / "eval"
     cache_dir = Path(cache_dir) if cache_dir else out_dir
+    recipe = evaluation.PROBE_PROTOCOLS[protocol]
+    if recipe.augmented and "CenterCrop" not in {t["type"] for t in cfg.feature_data.pipeline}:
+        raise UsageError(f"probe protocol {protocol!r} needs a dataset with an ImageNet-style "
+                         f"evaluation view (center crop); use 'or' or 'intl_cifar' for "
+                         f"{cfg.ortho_suite.dataset}")
     pretrain.check_data(cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
@@ -191,12 +249,16 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
             train["representation"], train["labels"], test["representation"], test["labels"],
             k=5, metric="euclidean", weighted=False),
     }
-    bar = tqdm(total=probe_epochs or evaluation.PROBE_PROTOCOLS[protocol].epochs,
-               desc=f"linear probe ({protocol})", unit="epoch", file=sys.stderr, mininterval=2.0)
-    probe = evaluation.linear_probe(train["representation"], train["labels"], test["representation"],
-                                    test["labels"], protocol, epochs=probe_epochs,
-                                    progress=lambda done, total: bar.update(1))
-    bar.close()
+    if recipe.augmented:
+        probe = augmented_probe(model, cfg, recipe, device, epochs=probe_epochs)
+    else:
+        bar = tqdm(total=probe_epochs or recipe.epochs, desc=f"linear probe ({protocol})",
+                   unit="epoch", file=sys.stderr, mininterval=2.0)
+        probe = evaluation.linear_probe(train["representation"], train["labels"],
+                                        test["representation"], test["labels"], recipe,
+                                        epochs=probe_epochs,
+                                        progress=lambda done, total: bar.update(1))
+        bar.close()
 
     spectra, scalars = {}, {}
     weights = regularized_weights(model.backbone)

@@ -79,6 +79,7 @@ class ProbeProtocol:
     milestones: tuple[int, ...] = ()   # step decay by `gamma` at these epochs
     gamma: float = 0.1
     final_lr: float | None = None      # exponential decay to this value over `epochs`
+    augmented: bool = False            # train on augmented images through the frozen backbone
 
 
 PROBE_PROTOCOLS = {
@@ -91,11 +92,19 @@ PROBE_PROTOCOLS = {
         # exponentially to 1e-6 over 500 epochs, weight decay 5e-6, mini-batches of 1000.
         ProbeProtocol("intl_cifar", "INTL / W-MSE code, eval/", "adam", lr=1e-2, epochs=500,
                       batch_size=1000, weight_decay=5e-6, final_lr=1e-6),
+        # The standard ImageNet protocol as INTL's evaluate.py runs it for ImageNet-100 (after
+        # MoCo's main_lincls): frozen backbone in eval mode, random resized crop 224 + flip on
+        # the training images every epoch, SGD momentum 0.9, lr 0.2 (batch 256), 100 epochs,
+        # divided by 10 at epochs 60 and 80, no weight decay, head initialized N(0, 0.01).
+        ProbeProtocol("imagenet", "INTL evaluate.py (MoCo main_lincls style)", "sgd", lr=0.2,
+                      epochs=100, batch_size=256, weight_decay=0.0, milestones=(60, 80),
+                      augmented=True),
     ]
 }
 
 
-def _lr_at(protocol: ProbeProtocol, epoch: int) -> float:
+def lr_at(protocol: ProbeProtocol, epoch: float) -> float:
+    """The protocol's learning rate at (possibly fractional) ``epoch``."""
     if protocol.final_lr is not None:
         return protocol.lr * (protocol.final_lr / protocol.lr) ** (epoch / protocol.epochs)
     return protocol.lr * protocol.gamma ** sum(epoch >= m for m in protocol.milestones)
@@ -109,6 +118,9 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     schedule scales with it)."""
     if isinstance(protocol, str):
         protocol = PROBE_PROTOCOLS[protocol]
+    if protocol.augmented:
+        raise ValueError(f"protocol {protocol.name!r} trains on augmented images through the "
+                         "backbone: use ortho_suite.evaluate.augmented_probe")
     total = epochs or protocol.epochs
     scale = total / protocol.epochs
     generator = torch.Generator().manual_seed(seed)
@@ -126,7 +138,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
     loss = torch.tensor(float("nan"))
     for epoch in range(total):
         for group in opt.param_groups:
-            group["lr"] = _lr_at(protocol, epoch / scale)
+            group["lr"] = lr_at(protocol, epoch / scale)
         order = torch.randperm(n, generator=generator).to(train_feats.device)
         for start in range(0, n, protocol.batch_size):
             idx = order[start:start + protocol.batch_size]

@@ -35,8 +35,9 @@ def parse_cfg_options(options: list[str] | None) -> dict:
 def _check_option_keys(cfg: Config, options: dict) -> None:
     """A key may add an argument to an existing config dict, not invent a new subtree: this
     catches typos such as ``modle.backbone.width``."""
+    tree = cfg.to_dict()
     for key in options:
-        node = cfg._cfg_dict
+        node = tree
         parts = key.split(".")
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):

@@ -81,3 +81,32 @@ def test_evaluate_unknown_protocol_exits_2(trained_runs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "unknown probe protocol 'nosuch'" in err and "intl_cifar" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_augmented_imagenet_probe_on_a_fixture_tree(tmp_path):
+    """The ImageNet protocol end to end: pretrain on an ImageNet-100 tree, then a probe trained on
+    augmented 224 px crops through the frozen backbone and tested on centre crops."""
+    from ortho_suite.datasets import imagenet100_classes
+
+    from .fixtures import make_imagenet_tree
+
+    make_imagenet_tree(tmp_path / "data", imagenet100_classes())
+    run = tmp_path / "run"
+    pretrain.pretrain("simclr", "resnet18_cifar", "imagenet100", run, epochs=1,
+                      data_root=str(tmp_path / "data"),
+                      cfg_options=["model.backbone.width=4", "model.neck.hid_channels=32",
+                                   "model.neck.out_channels=16", "train_dataloader.batch_size=50",
+                                   "train_dataloader.num_workers=0",
+                                   "train_dataloader.persistent_workers=False",
+                                   "custom_hooks.1.interval=0"])
+    result = evaluate_run(run, tmp_path / "eval", protocol="imagenet", probe_epochs=1)
+    assert result["linear_probe"]["protocol"] == "imagenet" and result["linear_probe"]["epochs"] == 1
+    assert 0 <= result["linear_probe"]["top1"] <= 100 and result["features"]["test"] == 100
+
+
+def test_augmented_protocol_is_refused_for_cifar_style_data(trained_runs, tmp_path, capsys):
+    code = main(["evaluate", "--work-dir", str(trained_runs["none"]), "--out", str(tmp_path / "o"),
+                 "--protocol", "imagenet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs a dataset with an ImageNet-style evaluation view" in err
+    assert not (tmp_path / "o").exists()

@@ -76,6 +76,12 @@ def test_probe_protocols_are_the_papers():
             or_.nesterov) == ("sgd", 0.1, 100, (60,), 5e-4, 256, True)
     assert (intl.optimizer, intl.lr, intl.final_lr, intl.epochs, intl.weight_decay,
             intl.batch_size) == ("adam", 1e-2, 1e-6, 500, 5e-6, 1000)
+    imagenet = PROBE_PROTOCOLS["imagenet"]
+    assert (imagenet.optimizer, imagenet.lr, imagenet.epochs, imagenet.milestones,
+            imagenet.weight_decay, imagenet.augmented) == ("sgd", 0.2, 100, (60, 80), 0.0, True)
+    x, y = _separable(n=100)
+    with pytest.raises(ValueError, match="augmented images"):
+        linear_probe(x, y, x, y, "imagenet")
 
 
 def test_probe_is_deterministic_for_a_seed():
