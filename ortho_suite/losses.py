@@ -1,0 +1,175 @@
+"""SSL objectives as pure functions on 2-D embedding tensors (no mmengine needed).
+
+Each computes what the method's official code computes; docstrings name the paper and the code.
+In a distributed run (torch.distributed initialised, more than one process) the functions gather
+embeddings across processes with gradient where the original code does (``gather=True``); in a
+single process gathering is the identity.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every process along dim 0, keeping the gradient path (the
+    GatherLayer of SimCLR / DirectCLR / VICReg code); identity in a single process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x), dim=0)
+
+
+def off_diagonal(m: torch.Tensor) -> torch.Tensor:
+    """The off-diagonal entries of a square matrix, flattened."""
+    n = m.shape[0]
+    return m.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1,
+                 gather: bool = True) -> torch.Tensor:
+    """SimCLR's NT-Xent (Chen et al., ICML 2020, Eq. 1): the 2N L2-normalized embeddings of both
+    views; each anchor's positive is its other view and its negatives the other 2N - 2
+    embeddings; cross-entropy over cosine / temperature, averaged over the 2N anchors."""
+    z = torch.cat([gather_with_grad(F.normalize(z1, dim=1)), gather_with_grad(F.normalize(z2, dim=1))])
+    n = z.shape[0] // 2
+    logits = z @ z.T / temperature
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, targets)
+
+
+def _info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float, gather: bool) -> torch.Tensor:
+    a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    if gather:
+        a, b = gather_with_grad(a), gather_with_grad(b)
+    logits = a @ b.T / temperature
+    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+def directclr_loss(r1: torch.Tensor, r2: torch.Tensor, dim: int | None = 360,
+                   temperature: float = 0.1, gather: bool = True) -> torch.Tensor:
+    """DirectCLR (Jing et al., ICLR 2022, Sec. 6.2; directclr/main.py): InfoNCE on the first
+    ``dim`` coordinates of the representation, L2-normalized, with cross-view negatives only
+    (N - 1 per anchor), symmetric: (CE(z1 -> z2) + CE(z2 -> z1)) / 2. ``dim=None`` uses the whole
+    vector (the code's loss for its SimCLR rows, there applied to a projector's output)."""
+    z1, z2 = (r1, r2) if dim is None else (r1[:, :dim], r2[:, :dim])
+    return (_info_nce(z1, z2, temperature, gather) + _info_nce(z2, z1, temperature, gather)) / 2
+
+
+def byol_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """BYOL's regression loss (Grill et al., NeurIPS 2020, Eq. 2): 2 - 2 * mean cosine between the
+    online prediction ``p`` and the target projection ``z`` (no gradient into ``z``)."""
+    return 2 - 2 * F.cosine_similarity(p, z.detach(), dim=1).mean()
+
+
+def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_coeff: float = 25.0,
+                std_coeff: float = 25.0, cov_coeff: float = 1.0, gather: bool = True) -> torch.Tensor:
+    """VICReg (Bardes et al., ICLR 2022; main_vicreg.py): invariance = MSE of the local
+    embeddings; on the gathered batch, variance = mean hinge relu(1 - sqrt(var + 1e-4)) per view
+    (halved), covariance = squared off-diagonal covariances / D per view."""
+    repr_loss = F.mse_loss(z1, z2)
+    if gather:
+        z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
+    n, d = z1.shape
+    z1, z2 = z1 - z1.mean(dim=0), z2 - z2.mean(dim=0)
+    std1, std2 = torch.sqrt(z1.var(dim=0) + 1e-4), torch.sqrt(z2.var(dim=0) + 1e-4)
+    std_loss = torch.mean(F.relu(1 - std1)) / 2 + torch.mean(F.relu(1 - std2)) / 2
+    cov1, cov2 = z1.T @ z1 / (n - 1), z2.T @ z2 / (n - 1)
+    cov_loss = off_diagonal(cov1).pow(2).sum() / d + off_diagonal(cov2).pow(2).sum() / d
+    return sim_coeff * repr_loss + std_coeff * std_loss + cov_coeff * cov_loss
+
+
+def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.0051,
+                      gather: bool = True) -> torch.Tensor:
+    """Barlow Twins (Zbontar et al., ICML 2021; main.py): cross-correlation of the batch-normalized
+    (affine-free BatchNorm1d, biased variance, eps 1e-5) embeddings over the global batch;
+    sum of (1 - c_ii)^2 plus lambda times the sum of squared off-diagonal c_ij."""
+    if gather:
+        z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
+    n = z1.shape[0]
+    bn1 = F.batch_norm(z1, None, None, training=True, eps=1e-5)
+    bn2 = F.batch_norm(z2, None, None, training=True, eps=1e-5)
+    c = bn1.T @ bn2 / n
+    on_diag = (torch.diagonal(c) - 1).pow(2).sum()
+    return on_diag + lambd * off_diagonal(c).pow(2).sum()
+
+
+def normalized_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """W-MSE / INTL invariance term: 2 - 2 * mean cosine of the rows."""
+    return 2 - 2 * (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(dim=1).mean()
+
+
+def iternorm(x: torch.Tensor, iters: int = 4) -> torch.Tensor:
+    """INTL's IterNorm whitening, default axis 0 (Weng et al., ICLR 2024; methods/whitening.py):
+    centre each sample over its features, Sigma = X X^T / (d - 1) (N x N), Sigma_N = Sigma / tr,
+    P_0 = I, P_{k+1} = 1.5 P_k - 0.5 P_k^3 Sigma_N (``iters`` Newton steps), output
+    P_T / sqrt(tr Sigma) @ X. Gradients flow through the whitening matrix."""
+    n, d = x.shape
+    xc = x - x.mean(dim=1, keepdim=True)
+    sigma = xc @ xc.T / (d - 1)
+    trace = torch.trace(sigma)
+    sigma_n = sigma / trace
+    p = torch.eye(n, dtype=x.dtype, device=x.device)
+    for _ in range(iters):
+        p = 1.5 * p - 0.5 * torch.linalg.matrix_power(p, 3) @ sigma_n
+    return p / torch.sqrt(trace) @ xc
+
+
+def trace_loss(z: torch.Tensor) -> torch.Tensor:
+    """INTL's trace loss on an IterNorm output (axis 0): sum over samples of (v_j - 1)^2, v_j the
+    variance of sample j over its features (centred, / (d - 1))."""
+    zc = z - z.mean(dim=1, keepdim=True)
+    v = zc.pow(2).sum(dim=1) / (z.shape[1] - 1)
+    return (v - 1).pow(2).sum()
+
+
+def intl_beta(batch_size: int) -> float:
+    """INTL's trace-loss weight: 0.01 * (log2(N) - 3) for N whitened samples (cal_trade_off)."""
+    return 0.01 * (math.log2(batch_size) - 3)
+
+
+def intl_loss(z1: torch.Tensor, z2: torch.Tensor, iters: int = 4, beta: float | None = None,
+              gather: bool = True) -> torch.Tensor:
+    """INTL for two views (methods/intl.py): each view IterNorm-whitened over the gathered batch;
+    normalized MSE between the whitened views plus beta * (trace loss of each)."""
+    if gather:
+        z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
+    beta = intl_beta(z1.shape[0]) if beta is None else beta
+    w1, w2 = iternorm(z1, iters), iternorm(z2, iters)
+    return normalized_mse(w2, w1) + beta * (trace_loss(w2) + trace_loss(w1))
+
+
+def cholesky_whiten(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """W-MSE's Whitening2d (Ermolov et al., ICML 2021): centre per feature, covariance
+    (/ (N - 1)) shrunk by ``eps`` toward I, z = (x - mean) L^-T with L its Cholesky factor."""
+    xc = x - x.mean(dim=0, keepdim=True)
+    cov = xc.T @ xc / (x.shape[0] - 1)
+    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    chol = torch.linalg.cholesky((1 - eps) * cov + eps * eye)
+    inv = torch.linalg.solve_triangular(chol, eye, upper=False)
+    return xc @ inv.T
+
+
+def wmse_loss(z1: torch.Tensor, z2: torch.Tensor, w_size: int | None = None, w_iter: int = 1,
+              eps: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """W-MSE with two views (Ermolov et al., ICML 2021; htdt/self-supervised methods/w_mse.py):
+    ``w_iter`` times, the batch is split at random into slices of ``w_size`` samples (whole batch
+    when None), each slice of each view is whitened on its own, and the normalized MSE of the
+    whitened views is averaged over iterations."""
+    n = z1.shape[0]
+    w_size = w_size or n
+    if n % w_size:
+        raise ValueError(f"batch size {n} must be a multiple of w_size {w_size}")
+    loss = z1.new_zeros(())
+    for _ in range(w_iter):
+        w1, w2 = torch.empty_like(z1), torch.empty_like(z2)
+        perm = torch.randperm(n, generator=generator).to(z1.device).view(-1, w_size)
+        for idx in perm:
+            w1[idx], w2[idx] = cholesky_whiten(z1[idx], eps), cholesky_whiten(z2[idx], eps)
+        loss = loss + normalized_mse(w1, w2)
+    return loss / w_iter
