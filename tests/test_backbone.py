@@ -53,3 +53,11 @@ def test_feature_dim_of_bottleneck_resnet():
     with torch.no_grad():
         (out,) = net(torch.randn(2, 3, 32, 32))
     assert out.shape[1] == backbone_feature_dim(dict(depth=50, width=8)) == 256
+
+
+def test_solo_learn_stem_padding_gives_34px_maps():
+    net = ResNetCIFAR(depth=18, width=4, stem_padding=2, out_indices=[0, 4])
+    net.eval()
+    with torch.no_grad():
+        stem, last = net(torch.randn(1, 3, 32, 32))
+    assert stem.shape[-2:] == (34, 34) and last.shape[-2:] == (5, 5)

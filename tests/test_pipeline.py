@@ -108,3 +108,29 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     assert metrics["a"]["loss_last"] == 2.5 and metrics["b"]["status"] == "missing"
     assert metrics["a"]["probe_top1"] == 71.25 and (out / "figures").is_dir()
     assert not list(out.glob(".*.tmp")), "temporary files must be renamed or removed"
+
+
+def _stage_deps(name: str) -> list[Path]:
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]["do"]
+    return [REPO / dep for dep in stage["deps"] if not dep.startswith("work_dirs")]
+
+
+@pytest.mark.parametrize("stage,entry", [("pretrain", "ortho_suite.pretrain"),
+                                         ("evaluate", "ortho_suite.evaluate")])
+def test_stage_deps_cover_every_module_the_stage_imports(stage, entry):
+    """A code change must re-run the stages whose code it touches: every ortho_suite module the
+    stage's entry point loads (in a fresh interpreter, with the suite's registrations) lies under
+    one of the stage's DVC deps. The package's own __init__ (a docstring) is exempt."""
+    code = (f"import sys, {entry}, ortho_suite.pretrain as p; p._register_suite_modules(); "
+            "print('\\n'.join(v.__file__ for k, v in list(sys.modules.items()) "
+            "if k.startswith('ortho_suite') and getattr(v, '__file__', None)))")
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    deps = _stage_deps(stage)
+    files = [Path(f) for f in proc.stdout.split()]
+    assert len(files) > 10
+    uncovered = sorted(str(f.relative_to(REPO)) for f in files
+                       if f != REPO / "ortho_suite" / "__init__.py"
+                       and not any(f == d or d in f.parents for d in deps))
+    assert uncovered == [], f"add these to the {stage} stage's deps in dvc.yaml: {uncovered}"

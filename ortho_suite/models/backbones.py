@@ -23,14 +23,17 @@ class ResNetCIFAR(ResNet):
         depth: 18, 34, 50, 101 or 152.
         width: channels of the stem and of the first stage (64 in the papers). The later stages
             double it as usual, so the representation has ``8 * width * expansion`` dimensions.
+        stem_padding: padding of the 3x3 stem conv: 1 (mmcls, LightlySSL; 32x32 maps) or 2
+            (solo-learn's CIFAR ResNets, whose runs the OR paper reports; 34x34 maps).
         **kwargs: any argument of ``mmselfsup.models.backbones.ResNet``.
     """
 
-    def __init__(self, depth: int, width: int = 64, **kwargs) -> None:
+    def __init__(self, depth: int, width: int = 64, stem_padding: int = 1, **kwargs) -> None:
         if width < 1:
             raise ValueError(f"ResNetCIFAR width must be >= 1, got {width}")
         kwargs.setdefault("stem_channels", width)
         kwargs.setdefault("base_channels", width)
+        self.stem_padding = stem_padding  # read by _make_stem_layer during super().__init__
         super().__init__(depth=depth, **kwargs)
         self.width = width
         self.maxpool = nn.Identity()
@@ -42,8 +45,8 @@ class ResNetCIFAR(ResNet):
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         self.conv1 = build_conv_layer(
-            self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1, padding=1,
-            bias=False)
+            self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1,
+            padding=self.stem_padding, bias=False)
         self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)

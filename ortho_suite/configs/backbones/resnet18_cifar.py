@@ -6,6 +6,7 @@ model = dict(
         type='ResNetCIFAR',
         depth=18,
         width=64,
+        stem_padding=1,  # solo-learn (the OR paper's CIFAR runs) uses 2
         in_channels=3,
         out_indices=[4],
         norm_cfg=dict(type='BN'),
