@@ -33,6 +33,12 @@ METHODS = {
               "Grill et al., NeurIPS 2020; mmselfsup BYOL", "methods/byol.py"),
         Entry("barlowtwins", "cross-correlation of the two views' embeddings to identity",
               "Zbontar et al., ICML 2021; mmselfsup BarlowTwins", "methods/barlowtwins.py"),
+        Entry("vicreg", "invariance + variance + covariance terms on the expander output",
+              "Bardes et al., ICLR 2022; official code", "methods/vicreg.py"),
+        Entry("directclr", "InfoNCE on a sub-vector of the representation, no projector",
+              "Jing et al., ICLR 2022; official code", "methods/directclr.py"),
+        Entry("intl", "IterNorm-whitened projections, normalized MSE + trace loss",
+              "Weng et al., ICLR 2024; official code", "methods/intl.py"),
     ]
 }
 

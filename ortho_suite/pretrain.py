@@ -71,6 +71,12 @@ def _derive_dependent_fields(cfg: Config) -> None:
     """Fields that follow from others and must never disagree with them."""
     from .models import backbone_feature_dim
 
+    if cfg.model.get("algorithm") == "DirectCLR" and cfg.model.get("dim") is not None:
+        width = backbone_feature_dim(cfg.model.backbone)
+        if cfg.model.dim > width:
+            raise UsageError(f"DirectCLR's sub-vector dim {cfg.model.dim} exceeds the "
+                             f"representation's {width} dimensions; set --cfg-options "
+                             f"model.dim=N with N <= {width}")
     neck = cfg.model.get("neck")
     if neck is None:
         return
