@@ -165,9 +165,10 @@ def cached_features(model, cfg: Config, checkpoint: Path, cache_dir: Path, devic
 
 
 def augmented_probe(model, cfg: Config, protocol: evaluation.ProbeProtocol, device,
-                    epochs: int | None = None, seed: int = 0) -> dict:
+                    test: dict, epochs: int | None = None, seed: int = 0) -> dict:
     """A linear head on the frozen backbone, trained on freshly augmented images every epoch
-    (random resized crop of the evaluation size and flip), tested on the evaluation view."""
+    (random resized crop of the evaluation size and flip), tested on the cached features of the
+    evaluation view (``test``: representation and labels)."""
     import torch.nn.functional as F
     from mmengine.dataset import default_collate
 
@@ -180,15 +181,15 @@ def augmented_probe(model, cfg: Config, protocol: evaluation.ProbeProtocol, devi
         dict(type="RandomFlip", prob=0.5),
         test_pipeline[-1]])
     train_set = feature_dataset(train_cfg, cfg.feature_data.train_split)
-    test = extract(model, feature_dataset(cfg, cfg.feature_data.test_split), protocol.batch_size,
-                   device, "features test")
-    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(train_set, batch_size=protocol.batch_size, shuffle=True,
-                                         num_workers=0, collate_fn=default_collate, drop_last=False)
+                                         num_workers=0, collate_fn=default_collate,
+                                         generator=generator)
     num_classes = len(train_set.metainfo["classes"])
     head = torch.nn.Linear(test["representation"].shape[1], num_classes).to(device)
-    torch.nn.init.normal_(head.weight, std=0.01)
-    torch.nn.init.zeros_(head.bias)
+    with torch.no_grad():  # N(0, 0.01) weights and zero bias, as MoCo's main_lincls
+        head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * 0.01)
+        head.bias.zero_()
     opt = torch.optim.SGD(head.parameters(), lr=protocol.lr, momentum=protocol.momentum,
                           weight_decay=protocol.weight_decay)
     total = epochs or protocol.epochs
@@ -250,7 +251,7 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
             k=5, metric="euclidean", weighted=False),
     }
     if recipe.augmented:
-        probe = augmented_probe(model, cfg, recipe, device, epochs=probe_epochs)
+        probe = augmented_probe(model, cfg, recipe, device, test, epochs=probe_epochs)
     else:
         bar = tqdm(total=probe_epochs or recipe.epochs, desc=f"linear probe ({protocol})",
                    unit="epoch", file=sys.stderr, mininterval=2.0)
