@@ -116,13 +116,10 @@ def _cmd_pretrain(args) -> int:
 
     from . import pretrain
 
-    # Validate names, options and data before anything is built or written.
-    cfg = pretrain.compose_config(args.method, args.backbone, args.dataset, args.work_dir,
-                                  reg=args.reg, seed=args.seed, epochs=args.epochs,
-                                  cfg_options=args.cfg_options, aug=args.aug,
-                                  data_root=args.data_root)
-    pretrain.check_data(cfg)
-    summary = pretrain.train(pretrain.build_runner(cfg, args.launcher), cfg)
+    summary = pretrain.pretrain(args.method, args.backbone, args.dataset, args.work_dir,
+                                reg=args.reg, seed=args.seed, epochs=args.epochs,
+                                cfg_options=args.cfg_options, launcher=args.launcher,
+                                aug=args.aug, data_root=args.data_root)
     if is_main_process():
         print(f"{PROG}: {summary['status']}: {summary['iterations']} iterations, loss "
               f"{summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "

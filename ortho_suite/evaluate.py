@@ -25,7 +25,7 @@ import torch
 from mmengine.config import Config
 from tqdm import tqdm
 
-from . import catalog, evaluation, metrics, plots, pretrain, provenance
+from . import evaluation, metrics, plots, pretrain, provenance
 from .errors import UsageError
 from .regularizers import regularized_weights, so_penalty
 
@@ -60,19 +60,14 @@ def find_checkpoint(work_dir: Path) -> Path:
 
 
 def load_run(work_dir: Path):
-    """(config, summary, checkpoint path) of a finished pretraining run. The evaluation view
-    (``feature_data``) comes from the run's config, or from the dataset's current definition for
-    runs made before it was recorded."""
+    """(config, summary, checkpoint path) of a finished pretraining run."""
     work_dir = Path(work_dir)
     config_path, summary_path = work_dir / pretrain.CONFIG_FILE, work_dir / pretrain.SUMMARY_FILE
     if not config_path.is_file() or not summary_path.is_file():
         raise UsageError(f"{work_dir} is not a finished run (needs {pretrain.CONFIG_FILE} and "
                          f"{pretrain.SUMMARY_FILE}); run 'ortho-suite pretrain' first")
-    cfg = Config.fromfile(str(config_path))
-    if "feature_data" not in cfg:
-        dataset = catalog.lookup("datasets", cfg.ortho_suite.dataset)
-        cfg.feature_data = Config.fromfile(catalog.config_path(dataset)).feature_data
-    return cfg, json.loads(summary_path.read_text()), find_checkpoint(work_dir)
+    return (Config.fromfile(str(config_path)), json.loads(summary_path.read_text()),
+            find_checkpoint(work_dir))
 
 
 def build_frozen_model(cfg: Config, checkpoint: Path, device: torch.device):

@@ -77,7 +77,10 @@ def effective_rank(x, eps: float = RANKME_EPS) -> float:
 
 def log_ioc(x) -> float:
     """lg(lambda_min / lambda_max) of the covariance; -inf if lambda_min <= 0."""
-    eig = covariance_eigenvalues(x)
+    return _log_ioc(covariance_eigenvalues(x))
+
+
+def _log_ioc(eig: torch.Tensor) -> float:
     smallest, largest = float(eig[-1]), float(eig[0])
     return math.log10(smallest / largest) if smallest > 0 else float("-inf")
 
@@ -123,12 +126,11 @@ def spectrum_summary(x, threshold: float = COLLAPSE_THRESHOLD) -> dict:
     """Every scalar diagnostic of one sample matrix, and its normalized eigenvalues."""
     eig = covariance_eigenvalues(x)
     normalized = eig / eig[0]
-    smallest, largest = float(eig[-1]), float(eig[0])
     return {
         "samples": int(torch.as_tensor(x).shape[0]),
         "dims": int(torch.as_tensor(x).shape[1]),
         "effective_rank": effective_rank(x),
-        "log_ioc": math.log10(smallest / largest) if smallest > 0 else float("-inf"),
+        "log_ioc": _log_ioc(eig),
         "alpha_req": powerlaw_exponent(eig.numpy()),
         "collapsed_dims": int((normalized < threshold).sum()),
         "collapse_threshold": threshold,

@@ -265,7 +265,7 @@ def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg
              seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None,
              launcher: str = "none", aug: str | None = None, data_root: str | None = None) -> dict:
     """Compose, check the data, build and train one run; return its summary (also written to
-    ``W/summary.json``)."""
+    ``W/summary.json``). Names, options and data are validated before anything is written."""
     cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
                          cfg_options=cfg_options, aug=aug, data_root=data_root)
     check_data(cfg)

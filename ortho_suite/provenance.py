@@ -1,6 +1,7 @@
 """What a result needs to be traced back to: code version, packages, hardware; atomic writes."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -71,8 +72,15 @@ def atomic_write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
-    """MD5 of a file's bytes, read in chunks (the checksum the dataset publishers give)."""
+def file_md5(path: Path) -> str:
+    """MD5 of a file's bytes (the checksum the dataset publishers give). Remembered per path,
+    size and modification time, so building the same dataset again does not re-read it."""
+    stat = os.stat(path)
+    return _md5(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _md5(path: str, size: int, mtime_ns: int, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):

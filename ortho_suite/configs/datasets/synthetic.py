@@ -8,6 +8,7 @@ train_dataloader = dict(
     dataset=dict(type='SyntheticImages', num_samples=256, num_classes=10, image_size=32, seed=0))
 model = dict(
     data_preprocessor=dict(
-        # pixel values of the generated images are roughly uniform on [0, 1]
+        # a fixed choice that brings the generated pixels (spread over [0, 1]) to about unit
+        # scale; not measured, the data are for tests only
         mean=(0.5, 0.5, 0.5),
         std=(0.25, 0.25, 0.25)))

@@ -2,12 +2,11 @@
 # the batch-normalized embeddings of the two views pushed to the identity, off-diagonal weight
 # lambda = 0.0051, 3-layer MLP projector. Widths here are solo-learn's CIFAR ones (2048-2048);
 # the ImageNet recipe (8192-8192) is set in the paper tables.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
+         '../_base_/models/encoder_regularized.py']
 
 model = dict(
-    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
     algorithm='BarlowTwins',
-    encoder_regularizer=dict(kind='none'),  # set by --reg
     neck=dict(
         type='NonLinearNeck',
         in_channels=512,  # set from the backbone by ortho_suite.pretrain

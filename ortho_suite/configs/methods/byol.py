@@ -4,13 +4,12 @@
 # 2 * (loss(v1) + loss(v2)); with shift_factor=1 each term is 1 - cos, so the logged loss is
 # BYOL's (2 - 2cos) + (2 - 2cos) exactly (mmselfsup's default, shift 0, logs the same minus 4).
 # Widths follow mmselfsup's byol_resnet50 config (hidden 4096, output 256).
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
+         '../_base_/models/encoder_regularized.py']
 
 model = dict(
-    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
     algorithm='BYOL',
-    encoder_regularizer=dict(kind='none'),  # set by --reg
-    base_momentum=0.99,
+    base_momentum=0.99,  # solo-learn's CIFAR byol.yaml: tau 0.99 -> 1.0
     neck=dict(
         type='NonLinearNeck',
         in_channels=512,  # set from the backbone by ortho_suite.pretrain

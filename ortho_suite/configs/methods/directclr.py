@@ -2,12 +2,11 @@
 # (temperature 0.1, cross-view negatives, symmetric) on the first d0 = 360 coordinates of the
 # representation (the paper's ResNet-50 value; d0 must not exceed the representation's width).
 # Loss: ortho_suite/losses.py directclr_loss. The code's online linear head is not included.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
+         '../_base_/models/encoder_regularized.py']
 
 model = dict(
-    type='EncoderRegularized',  # ortho_suite/models/encoder_regularized.py
     algorithm='DirectCLR',  # ortho_suite/models/algorithms.py
-    encoder_regularizer=dict(kind='none'),  # set by --reg
     dim=360,
     temperature=0.1,
 )

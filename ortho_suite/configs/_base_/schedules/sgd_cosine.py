@@ -1,4 +1,6 @@
-# SGD with momentum and a cosine learning-rate decay over the whole run.
+# SGD with momentum and a cosine learning-rate decay over the whole run: the suite's default for
+# pipeline checks (lr and weight decay are not taken from a paper); the paper tables set the
+# methods' own optimizers.
 # The last scheduler always ends with training: ortho_suite.pretrain stretches it to --epochs.
 optim_wrapper = dict(
     type='OptimWrapper',
