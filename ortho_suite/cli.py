@@ -86,6 +86,31 @@ def _add_summarize(sub) -> None:
     p.add_argument("--out", required=True, help="output directory, e.g. results/smoke")
 
 
+def _add_tables(sub) -> None:
+    p = sub.add_parser("tables", help="render the paper tables and the leaderboard of a profile",
+                       description="Match every cell of benchmarks/tables/*.yaml to the evaluated "
+                                   "runs of the active profile, give each a verdict and write "
+                                   "<results>/tables/<table>.md|csv|json, <results>/leaderboard.md|"
+                                   "json and the results index.")
+    p.add_argument("--params", default="params.yaml", help="DVC params file (default: params.yaml)")
+    p.add_argument("--benchmarks", default="benchmarks",
+                   help="folder with tables/ and profiles/ (default: benchmarks)")
+    p.add_argument("--results", required=True, help="the profile's results folder, e.g. results/smoke")
+    p.add_argument("--index", default=None,
+                   help="write the index of every profile here (e.g. results/README.md)")
+
+
+def _add_profile(sub) -> None:
+    from .catalog import PROFILES
+
+    p = sub.add_parser("profile", help="make a profile the active one (rewrites params.yaml)",
+                       description="Write params.yaml from benchmarks/profiles/<name>.yaml so that "
+                                   "'dvc repro' trains that profile's runs.")
+    p.add_argument("name", choices=sorted(PROFILES), help="profile name")
+    p.add_argument("--params", default="params.yaml", help="params file to write")
+    p.add_argument("--benchmarks", default="benchmarks", help="folder holding profiles/")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description="Reproducibility benchmark suite for "
                             "dimensional collapse in self-supervised learning.")
@@ -95,19 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summarize(sub)
     _add_evaluate(sub)
     _add_compare(sub)
+    _add_tables(sub)
+    _add_profile(sub)
     return parser
 
 
 def _cmd_list(args) -> int:
-    from .catalog import CATALOG
+    from .catalog import CATALOG, PLANNED
 
     kinds = [args.kind] if args.kind else list(CATALOG)
     for kind in kinds:
         print(f"{kind}:")
         entries = CATALOG[kind].values()
-        width = max(len(e.name) for e in entries)
+        planned = PLANNED.get(kind, {})
+        width = max(len(name) for name in [*(e.name for e in entries), *planned])
         for e in entries:
             print(f"  {e.name:<{width}}  {e.summary}  [{e.source}]")
+        for name, summary in planned.items():
+            print(f"  {name:<{width}}  {summary}  [named by a paper table; not implemented yet]")
     return 0
 
 
@@ -165,8 +195,29 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_tables(args) -> int:
+    from .render import render_profile
+
+    score = render_profile(args.params, args.benchmarks, args.results, args.index)
+    t = score["total"]
+    print(f"{PROG}: {len(score['tables'])} tables in {args.results}/tables; {t['within']} of "
+          f"{t['compared_cells']} published cells run here within tolerance "
+          f"({t['published_cells']} published); leaderboard in {args.results}/leaderboard.md")
+    return 0
+
+
+def _cmd_profile(args) -> int:
+    from .profiles import write_params
+
+    params = write_params(args.name, args.params, f"{args.benchmarks}/profiles")
+    print(f"{PROG}: {args.params} now holds profile {args.name!r} ({len(params['runs'])} runs); "
+          f"run 'dvc repro'")
+    return 0
+
+
 COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize,
-            "evaluate": _cmd_evaluate, "compare-spectra": _cmd_compare}
+            "evaluate": _cmd_evaluate, "compare-spectra": _cmd_compare,
+            "tables": _cmd_tables, "profile": _cmd_profile}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,12 @@ def load_params(path: str | Path) -> dict:
         if field not in params:
             raise UsageError(f"{path}: missing field '{field}'")
     catalog.lookup("profiles", params["profile"])
-    runs = params["runs"]
+    validate_runs(path, params["runs"])
+    return params
+
+
+def validate_runs(path: Path, runs) -> None:
+    """Every run names its settings (RUN_FIELDS) with registered names."""
     if not isinstance(runs, dict) or not runs:
         raise UsageError(f"{path}: 'runs' must map run ids to run settings")
     for run_id, run in runs.items():
@@ -44,4 +49,3 @@ def load_params(path: str | Path) -> dict:
                 catalog.lookup(kind, run[field])
             except UsageError as err:
                 raise UsageError(f"{path}: runs.{run_id}.{field}: {err}") from None
-    return params

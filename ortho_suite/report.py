@@ -3,7 +3,8 @@
 Reads ``<runs_dir>/<run-id>/summary.json`` (pretraining, :mod:`ortho_suite.pretrain`) and, where
 present, ``<out_dir>/runs/<run-id>/metrics.json`` (evaluation, :mod:`ortho_suite.evaluate`), and
 writes ``<out_dir>/pretrain_summary.md`` (a markdown table), ``<out_dir>/pretrain_summary.json``
-(DVC metrics: one flat record per run) and, for every group of runs that differ only in their
+(DVC metrics: one flat record per run), ``<out_dir>/provenance.json`` (config hash, commit,
+packages, hardware per run) and, for every group of runs that differ only in their
 regularizer, overlaid eigenspectra under ``<out_dir>/figures/<group>/``. A run directory
 without a summary is reported as missing, never read as done.
 """
@@ -18,6 +19,7 @@ from .errors import UsageError
 from .provenance import atomic_write_json, atomic_write_text
 from .evaluate import METRICS_FILE, SPECTRA_FILE, compare_spectra
 from .pretrain import SUMMARY_FILE
+from .tables import PROVENANCE_FILE
 
 PRETRAIN_COLUMNS = ["method", "reg", "backbone", "dataset", "aug", "seed", "epochs", "iterations",
                     "loss_first", "loss_last", "reg_penalty_first", "reg_penalty_last", "status",
@@ -57,6 +59,22 @@ def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = 
     return frame
 
 
+PROVENANCE_FIELDS = ("seed", "config_sha256", "git_commit", "packages", "hardware", "wall_time_s",
+                     "world_size", "batch_size_per_process")
+
+
+def collect_provenance(runs_dir: Path, run_ids: list[str]) -> dict:
+    """What each run's result traces back to (config hash, commit, packages, hardware, wall time),
+    kept in results/ so the tables can cite it without the work dirs."""
+    out = {}
+    for run_id in run_ids:
+        path = Path(runs_dir) / run_id / SUMMARY_FILE
+        if path.is_file():
+            summary = json.loads(path.read_text())
+            out[run_id] = {k: summary.get(k) for k in PROVENANCE_FIELDS}
+    return out
+
+
 def render_markdown(frame: pd.DataFrame, profile: str, note: str) -> str:
     # tabulate treats None as missing but prints NaN as "nan": turn NaN into None first.
     table = frame.astype(object).where(frame.notna(), None).to_markdown(
@@ -94,5 +112,6 @@ def write_summary(runs_dir: Path, run_ids: list[str], out_dir: Path, profile: st
         if len(evaluated) > 1:
             compare_spectra(evaluated, figures / group)
     atomic_write_json(out_dir / "pretrain_summary.json", metrics)
+    atomic_write_json(out_dir / PROVENANCE_FILE, collect_provenance(runs_dir, run_ids))
     atomic_write_text(out_dir / "pretrain_summary.md", render_markdown(frame, profile, note))
     return frame

@@ -83,3 +83,15 @@ def test_new_methods_train_through_the_runner_with_or(method, tmp_path):
                                     "train_dataloader.dataset.num_samples=64"])
     assert summary["status"] == "finished" and summary["iterations"] == 4
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_imagenet_stem_backbones_train_through_the_runner(backbone, tmp_path):
+    """Each backbone family once: SimCLR with SRIP on a width-4 ImageNet-stem ResNet."""
+    summary = pretrain.pretrain("simclr", backbone, "synthetic", tmp_path / backbone, reg="srip",
+                                epochs=1, cfg_options=[
+                                    "model.backbone.width=4", "model.neck.hid_channels=32",
+                                    "model.neck.out_channels=16", "train_dataloader.batch_size=16",
+                                    "train_dataloader.dataset.num_samples=32"])
+    assert summary["status"] == "finished" and summary["iterations"] == 2
+    assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])

@@ -61,3 +61,33 @@ def test_solo_learn_stem_padding_gives_34px_maps():
     with torch.no_grad():
         stem, last = net(torch.randn(1, 3, 32, 32))
     assert stem.shape[-2:] == (34, 34) and last.shape[-2:] == (5, 5)
+
+
+@pytest.mark.parametrize("depth,make", [(18, torchvision.models.resnet18),
+                                        (50, torchvision.models.resnet50)])
+def test_imagenet_stem_resnet_matches_torchvision(depth, make):
+    """ResNetScaled at width 64 is torchvision's ResNet without its classifier: same layer shapes,
+    same parameter count, 7x7 stride-2 stem and a max-pool (224 px -> 7x7 maps)."""
+    from ortho_suite.models import ResNetScaled
+
+    ours = ResNetScaled(depth=depth, width=64, out_indices=[4]).eval()
+    reference = make()
+    reference.fc = nn.Identity()
+    assert _count(ours) == _count(reference)
+    shapes = lambda net: sorted(tuple(m.weight.shape) for m in net.modules()  # noqa: E731
+                                if isinstance(m, nn.Conv2d))
+    assert shapes(ours) == shapes(reference)
+    assert ours.conv1.kernel_size == (7, 7) and ours.conv1.stride == (2, 2)
+    with torch.no_grad():
+        (out,) = ours(torch.randn(1, 3, 224, 224))
+    assert tuple(out.shape[1:]) == (backbone_feature_dim(dict(depth=depth, width=64)), 7, 7)
+
+
+def test_imagenet_stem_resnet_width_and_train_contract():
+    from ortho_suite.models import ResNetScaled
+
+    net = ResNetScaled(depth=50, width=4, out_indices=[4])
+    assert net.eval() is net and not net.training
+    with torch.no_grad():
+        (out,) = net(torch.randn(2, 3, 64, 64))
+    assert out.shape[1] == backbone_feature_dim(dict(depth=50, width=4)) == 128

@@ -37,7 +37,7 @@ def test_dvc_defines_pretrain_and_evaluate_stages_per_run():
     stages = set(proc.stdout.split())
     runs = yaml.safe_load((REPO / "params.yaml").read_text())["runs"]
     assert stages == ({f"pretrain@{run_id}" for run_id in runs}
-                      | {f"evaluate@{run_id}" for run_id in runs} | {"summarize"})
+                      | {f"evaluate@{run_id}" for run_id in runs} | {"summarize", "tables"})
 
 
 def _write_params(tmp_path, runs, **top) -> Path:
@@ -113,17 +113,22 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
 
 
 def _stage_deps(name: str) -> list[Path]:
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]["do"]
-    return [REPO / dep for dep in stage["deps"] if not dep.startswith("work_dirs")]
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
+    stage = stage.get("do", stage)  # foreach stages keep their body under `do`
+    return [REPO / dep for dep in stage["deps"] if dep.startswith("ortho_suite")]
 
 
 @pytest.mark.parametrize("stage,entry", [("pretrain", "ortho_suite.pretrain"),
-                                         ("evaluate", "ortho_suite.evaluate")])
+                                         ("evaluate", "ortho_suite.evaluate"),
+                                         ("tables", "ortho_suite.render")])
 def test_stage_deps_cover_every_module_the_stage_imports(stage, entry):
     """A code change must re-run the stages whose code it touches: every ortho_suite module the
     stage's entry point loads (in a fresh interpreter, with the suite's registrations) lies under
     one of the stage's DVC deps. The package's own __init__ (a docstring) is exempt."""
-    code = (f"import sys, {entry}, ortho_suite.pretrain as p; p._register_suite_modules(); "
+    # Training and evaluation also load the suite's registered mmselfsup modules.
+    register = ("import ortho_suite.pretrain as p; p._register_suite_modules(); "
+                if stage in ("pretrain", "evaluate") else "")
+    code = (f"import sys, {entry}; {register}"
             "print('\\n'.join(v.__file__ for k, v in list(sys.modules.items()) "
             "if k.startswith('ortho_suite') and getattr(v, '__file__', None)))")
     proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
@@ -131,7 +136,7 @@ def test_stage_deps_cover_every_module_the_stage_imports(stage, entry):
     assert proc.returncode == 0, proc.stderr[-2000:]
     deps = _stage_deps(stage)
     files = [Path(f) for f in proc.stdout.split()]
-    assert len(files) > 10
+    assert len(files) > 5
     uncovered = sorted(str(f.relative_to(REPO)) for f in files
                        if f != REPO / "ortho_suite" / "__init__.py"
                        and not any(f == d or d in f.parents for d in deps))

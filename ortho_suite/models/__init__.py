@@ -4,7 +4,7 @@ from ortho_suite import compat
 compat.apply()
 
 from .algorithms import INTL, DirectCLR, VICReg  # noqa: E402
-from .backbones import ResNetCIFAR, backbone_feature_dim  # noqa: E402
+from .backbones import ResNetCIFAR, ResNetScaled, backbone_feature_dim  # noqa: E402
 from .data_preprocessor import SSLViewsPreprocessor  # noqa: E402
 from .encoder_regularized import (  # noqa: E402
     EncoderRegularizationMixin,
@@ -13,5 +13,5 @@ from .encoder_regularized import (  # noqa: E402
     vicreg_variance_covariance,
 )
 
-__all__ = ["DirectCLR", "INTL", "VICReg", "ResNetCIFAR", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
+__all__ = ["DirectCLR", "INTL", "VICReg", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
            "EncoderRegularizerSpec", "vicreg_variance_covariance"]

@@ -1,10 +1,10 @@
 """Backbones the papers' tables use that mmselfsup does not ship.
 
-``ResNetCIFAR`` is the CIFAR variant used by solo-learn, the OR paper and INTL for 32x32 inputs:
-a 3x3 stride-1 stem convolution and no max-pool (He et al. 2016, Sec. 4.2 style; solo-learn
-replaces ``conv1`` and drops ``maxpool`` the same way). It subclasses mmselfsup's ResNet so the
-stage outputs keep mmselfsup's indexing (0 = stem, 1..4 = stages), which the hidden-feature
-diagnostics rely on, and adds a ``width`` multiplier so CPU runs can use narrow networks.
+``ResNetScaled`` is mmselfsup's ResNet (ImageNet stem) with a ``width`` multiplier so CPU runs
+can use narrow networks. ``ResNetCIFAR`` is the CIFAR variant used by solo-learn, the OR paper and
+INTL for 32x32 inputs: a 3x3 stride-1 stem convolution and no max-pool (He et al. 2016, Sec. 4.2
+style; solo-learn replaces ``conv1`` and drops ``maxpool`` the same way). Both keep mmselfsup's
+stage indexing (0 = stem, 1..4 = stages), which the hidden-feature diagnostics rely on.
 """
 from __future__ import annotations
 
@@ -16,32 +16,46 @@ from mmselfsup.registry import MODELS
 
 
 @MODELS.register_module()
-class ResNetCIFAR(ResNet):
-    """ResNet with a CIFAR stem (3x3 conv, stride 1, no max-pool).
+class ResNetScaled(ResNet):
+    """mmselfsup's ResNet (ImageNet stem: 7x7 stride-2 conv and max-pool) with a ``width``
+    multiplier, so CPU runs can use narrow networks; at width 64 it is the papers' ResNet.
 
     Args:
         depth: 18, 34, 50, 101 or 152.
         width: channels of the stem and of the first stage (64 in the papers). The later stages
             double it as usual, so the representation has ``8 * width * expansion`` dimensions.
+        **kwargs: any argument of ``mmselfsup.models.backbones.ResNet``.
+    """
+
+    def __init__(self, depth: int, width: int = 64, **kwargs) -> None:
+        if width < 1:
+            raise ValueError(f"{type(self).__name__} width must be >= 1, got {width}")
+        kwargs.setdefault("stem_channels", width)
+        kwargs.setdefault("base_channels", width)
+        super().__init__(depth=depth, **kwargs)
+        self.width = width
+
+    def train(self, mode: bool = True) -> "ResNetScaled":
+        # mmcls' ResNet.train() returns None, so `net.eval()` would too; torch's contract is self.
+        super().train(mode)
+        return self
+
+
+@MODELS.register_module()
+class ResNetCIFAR(ResNetScaled):
+    """ResNet with a CIFAR stem (3x3 conv, stride 1, no max-pool) and a width multiplier.
+
+    Args:
+        depth, width: as :class:`ResNetScaled`.
         stem_padding: padding of the 3x3 stem conv: 1 (mmcls, LightlySSL; 32x32 maps) or 2
             (solo-learn's CIFAR ResNets, whose runs the OR paper reports; 34x34 maps).
         **kwargs: any argument of ``mmselfsup.models.backbones.ResNet``.
     """
 
     def __init__(self, depth: int, width: int = 64, stem_padding: int = 1, **kwargs) -> None:
-        if width < 1:
-            raise ValueError(f"ResNetCIFAR width must be >= 1, got {width}")
-        kwargs.setdefault("stem_channels", width)
-        kwargs.setdefault("base_channels", width)
         self.stem_padding = stem_padding  # read by _make_stem_layer during super().__init__
-        super().__init__(depth=depth, **kwargs)
-        self.width = width
+        super().__init__(depth=depth, width=width, **kwargs)
         self.maxpool = nn.Identity()
-
-    def train(self, mode: bool = True) -> "ResNetCIFAR":
-        # mmcls' ResNet.train() returns None, so `net.eval()` would too; torch's contract is self.
-        super().train(mode)
-        return self
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         self.conv1 = build_conv_layer(

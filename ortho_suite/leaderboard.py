@@ -1,0 +1,148 @@
+"""The leaderboard of a profile and the index of all results.
+
+The leaderboard ranks methods per dataset and regularizer by linear-probe top-1 (mean over seeds)
+and puts the collapse diagnostics of the same runs beside it (representation effective rank, the
+eigenvalue power-law decay alpha of Agrawal et al. 2022, collapsed dimensions); below, the
+reproduction score of every paper table of the profile.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .tables import (CLAIM_FAILS, CLAIM_HOLDS, DIVERGED, OUTSIDE, WITHIN, RunRecord,
+                     comparability_line, mean_std)
+
+RANK_KEYS = ("dataset", "reg", "method", "backbone", "epochs", "variant")
+
+
+def _metric(run: RunRecord, *path):
+    node = run.metrics
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def rankings(runs: list[RunRecord]) -> list[dict]:
+    """One entry per (dataset, reg, method, backbone, epochs, variant), seeds averaged, sorted
+    by dataset, regularizer and then linear top-1 (best first); diverged runs rank last."""
+    groups: dict[tuple, list[RunRecord]] = {}
+    for run in runs:
+        if run.status in ("evaluated", DIVERGED):
+            groups.setdefault(tuple(run.spec[k] for k in RANK_KEYS), []).append(run)
+    entries = []
+    for key, members in groups.items():
+        done = [r for r in members if r.status == "evaluated"]
+
+        def avg(*path, runs=done):
+            values = [v for r in runs for v in [_metric(r, *path)] if v is not None]
+            return mean_std(values) if values else (None, None)
+
+        top1, top1_std = avg("linear_probe", "top1")
+        entries.append({**dict(zip(RANK_KEYS, key)), "runs": [r.id for r in members],
+                        "seeds": len(done), "diverged": len(members) - len(done),
+                        "linear_top1": top1, "linear_top1_std": top1_std,
+                        "knn_top1": avg("knn_cosine_k200_top1")[0],
+                        "effective_rank": avg("representation", "effective_rank")[0],
+                        "dims": avg("representation", "dims")[0],
+                        "alpha": avg("representation", "alpha_req")[0],
+                        "collapsed_dims": avg("representation", "collapsed_dims")[0]})
+    entries.sort(key=lambda e: (e["dataset"], e["reg"], e["linear_top1"] is None,
+                                -(e["linear_top1"] or 0.0), e["method"]))
+    return entries
+
+
+def reproduction_score(results: list[dict]) -> dict:
+    """Per table and in total: published cells, cells reproduced within tolerance, claims held."""
+    per_table = {}
+    for res in results:
+        run = [c for c in res["cells"] if c["published"] is not None and c["reproduced"]]
+        claims_run = [c for c in res["claims"] if c["reproduced_delta"] is not None]
+        per_table[res["table"]] = {
+            "published_cells": res["published_cells"], "compared_cells": len(run),
+            "within": sum(c["verdict"] == WITHIN for c in run),
+            "outside": sum(c["verdict"] == OUTSIDE for c in run),
+            "diverged": sum(c["verdict"] == DIVERGED for c in res["cells"]),
+            "claims": len(res["claims"]), "claims_compared": len(claims_run),
+            "claims_reproduced": sum(c["verdict"] in (WITHIN, CLAIM_HOLDS) for c in claims_run),
+            "claims_failed": sum(c["verdict"] in (OUTSIDE, CLAIM_FAILS) for c in claims_run)}
+    total = {k: sum(t[k] for t in per_table.values())
+             for k in ("published_cells", "compared_cells", "within", "outside", "diverged",
+                       "claims", "claims_compared", "claims_reproduced", "claims_failed")}
+    return {"tables": per_table, "total": total}
+
+
+def _fmt(value, spec=".2f"):
+    return "–" if value is None else format(value, spec)
+
+
+def render_leaderboard(entries: list[dict], score: dict, profile: dict) -> str:
+    lines = []
+    first = comparability_line(profile)
+    if first:
+        lines += [first, ""]
+    t = score["total"]
+    lines += [f"# Leaderboard, profile `{profile['name']}`", "",
+              f"Reproduction score: **{t['within']} of {t['compared_cells']}** published cells "
+              f"run in this profile reproduced within tolerance ({t['published_cells']} published "
+              f"cells in all tables); claims in the text: {t['claims_reproduced']} of "
+              f"{t['claims_compared']} compared reproduced ({t['claims']} stated).", "",
+              "Ranked by linear-probe top-1 (mean over seeds) per dataset and regularizer. Collapse "
+              "diagnostics of the frozen representation on test images: effective rank (RankMe), "
+              "eigenvalue decay alpha (power-law fit, larger = faster decay), dimensions below "
+              "1e-5 of the largest eigenvalue.", ""]
+    for dataset in sorted({e["dataset"] for e in entries}):
+        for reg in sorted({e["reg"] for e in entries if e["dataset"] == dataset}):
+            lines += [f"## {dataset}, regularizer `{reg}`", "",
+                      "| Rank | Method | Backbone | Epochs | Seeds | Linear top-1 | k-NN top-1 | "
+                      "Effective rank | Decay alpha | Collapsed dims | Runs |",
+                      "|---|---|---|---|---|---|---|---|---|---|---|"]
+            group = [e for e in entries if e["dataset"] == dataset and e["reg"] == reg]
+            for rank, e in enumerate(group, 1):
+                method = e["method"] + ("" if e["variant"] == "standard" else f" ({e['variant']})")
+                top1 = _fmt(e["linear_top1"]) + (f" ± {e['linear_top1_std']:.2f}"
+                                                 if e["seeds"] > 1 else "")
+                if e["diverged"]:
+                    top1 += f" ({e['diverged']} diverged)"
+                eff = ("–" if e["effective_rank"] is None
+                       else f"{e['effective_rank']:.1f} / {e['dims']:.0f}")
+                runs = ", ".join(f"[{r}](runs/{r}/metrics.json)" for r in e["runs"])
+                lines.append(f"| {rank} | {method} | {e['backbone']} | {e['epochs']} | "
+                             f"{e['seeds']} | {top1} | {_fmt(e['knn_top1'])} | {eff} | "
+                             f"{_fmt(e['alpha'])} | {_fmt(e['collapsed_dims'], '.0f')} | {runs} |")
+            lines.append("")
+    lines += ["## Reproduction score per table", "",
+              "| Table | Published cells | Run here | Within tolerance | Outside | Diverged | "
+              "Claims stated | Claims compared | Claims reproduced |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for table_id, s in score["tables"].items():
+        lines.append(f"| [{table_id}](tables/{table_id}.md) | {s['published_cells']} | "
+                     f"{s['compared_cells']} | {s['within']} | {s['outside']} | {s['diverged']} | "
+                     f"{s['claims']} | {s['claims_compared']} | {s['claims_reproduced']} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_index(results_root: str | Path) -> str:
+    """``results/README.md``: every profile with rendered tables, its score and its files."""
+    root = Path(results_root)
+    lines = ["# Results", "",
+             "Generated by `ortho-suite tables` (the `tables` stage of `dvc.yaml`); do not edit. "
+             "One folder per profile: `runs/<run>/metrics.json` (+ spectra, plots) per run, "
+             "`tables/<table>.md|csv|json` per paper table, `leaderboard.md`. Performance "
+             "figures are in [perf/](perf/).", ""]
+    for board in sorted(root.glob("*/leaderboard.json")):
+        data = json.loads(board.read_text())
+        profile, t = data["profile"], data["score"]["total"]
+        lines += [f"## Profile `{profile['name']}`", "",
+                  f"{'Comparable to the published protocols.' if profile.get('comparable') else 'Not comparable to the published protocols (pipeline check).'} "
+                  f"{profile.get('summary', '')}", "",
+                  f"- [Leaderboard]({board.parent.name}/leaderboard.md): {t['within']} of "
+                  f"{t['compared_cells']} published cells run here within tolerance; "
+                  f"{t['claims_reproduced']} of {t['claims_compared']} claims compared reproduced.",
+                  f"- [Pretraining summary]({board.parent.name}/pretrain_summary.md), "
+                  f"{len(data['entries'])} ranked configurations.",
+                  "- Tables: " + ", ".join(f"[{tid}]({board.parent.name}/tables/{tid}.md)"
+                                           for tid in data["score"]["tables"]), ""]
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Profiles: which runs a `dvc repro` trains, from a CPU smoke check to the papers' schedules.
+
+A profile is a file ``benchmarks/profiles/<name>.yaml`` (summary, whether its numbers can be
+compared to the published protocols, evaluation settings, runs). DVC cannot choose the runs of a
+``foreach`` by another parameter, so the active profile is written into ``params.yaml`` by
+``ortho-suite profile <name>``; the run settings there may then be edited (``dvc exp run -S``), but
+the run ids must stay the profile's, which :func:`check_params` enforces before rendering.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from . import catalog
+from .errors import UsageError
+from .params import load_params, validate_runs
+from .provenance import atomic_write_text
+
+PROFILE_FIELDS = ("summary", "comparable", "note", "eval", "runs")
+
+PARAMS_HEADER = """\
+# Parameters of the DVC pipeline (dvc.yaml), written by `ortho-suite profile {name}` from
+# benchmarks/profiles/{name}.yaml. `dvc repro` trains and evaluates every run below, then renders
+# results/{name}/ (tables, leaderboard). Run settings may be edited here or with
+# `dvc exp run -S runs.<id>.<field>=...`; changing one run re-runs only that run and the renderers.
+# To switch profile run `ortho-suite profile <name>` (not `-S profile=...`: DVC cannot re-select
+# the runs of a foreach from another parameter).
+"""
+
+
+def profile_path(name: str, directory: str | Path = "benchmarks/profiles") -> Path:
+    catalog.lookup("profiles", name)
+    path = Path(directory) / f"{name}.yaml"
+    if not path.is_file():
+        raise UsageError(f"profile file {path} not found; run from the repository root")
+    return path
+
+
+def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> dict:
+    path = profile_path(name, directory)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise UsageError(f"{path}: not valid YAML; fix the syntax") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of {', '.join(PROFILE_FIELDS)}")
+    for key in PROFILE_FIELDS:
+        if key not in data:
+            raise UsageError(f"{path}: missing field '{key}'")
+    extra = sorted(set(data) - set(PROFILE_FIELDS))
+    if extra:
+        raise UsageError(f"{path}: unknown field '{extra[0]}'; allowed: {', '.join(PROFILE_FIELDS)}")
+    if not isinstance(data["comparable"], bool):
+        raise UsageError(f"{path}: comparable: expected true or false")
+    validate_runs(path, data["runs"])
+    return {"name": name, **data}
+
+
+def params_of(profile: dict) -> dict:
+    return {"profile": profile["name"], "profile_summary": profile["summary"],
+            "profile_note": profile["note"], "comparable": profile["comparable"],
+            "eval": profile["eval"], "runs": profile["runs"]}
+
+
+def write_params(name: str, params_path: str | Path = "params.yaml",
+                 directory: str | Path = "benchmarks/profiles") -> dict:
+    """Make ``name`` the active profile: rewrite ``params_path`` from its profile file."""
+    params = params_of(load_profile(name, directory))
+    text = PARAMS_HEADER.format(name=name) + yaml.safe_dump(params, sort_keys=False, width=100)
+    atomic_write_text(Path(params_path), text)
+    return params
+
+
+def check_params(params_path: str | Path, directory: str | Path = "benchmarks/profiles") -> dict:
+    """Load ``params.yaml`` and check that its runs are the active profile's (by id)."""
+    params = load_params(params_path)
+    profile = load_profile(params["profile"], directory)
+    strangers = sorted(set(params["runs"]) - set(profile["runs"]))
+    if strangers:
+        raise UsageError(f"{params_path}: run {strangers[0]!r} is not in profile "
+                         f"{params['profile']!r}; run 'ortho-suite profile {params['profile']}' to "
+                         f"select the profile's runs")
+    return params

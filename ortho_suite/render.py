@@ -1,0 +1,51 @@
+"""The ``tables`` stage: paper tables, leaderboard and results index of the active profile.
+
+Everything is read and validated before the first file is written, and every file is written
+atomically, so bad input leaves the previous results untouched and an interrupted render never
+leaves a truncated table.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .leaderboard import rankings, render_index, render_leaderboard, reproduction_score
+from .profiles import check_params
+from .provenance import atomic_write_json, atomic_write_text
+from .tables import (evaluate_table, load_runs, load_tables, render_table_csv,
+                     render_table_markdown)
+
+
+def profile_header(params: dict) -> dict:
+    return {"name": params["profile"], "summary": params.get("profile_summary", ""),
+            "comparable": bool(params.get("comparable", False)),
+            "eval": " ".join(f"{k}={v}" for k, v in (params.get("eval") or {}).items())}
+
+
+def render_profile(params_path: str | Path, benchmarks: str | Path, results_dir: str | Path,
+                   index: str | Path | None = None) -> dict:
+    benchmarks, results_dir = Path(benchmarks), Path(results_dir)
+    params = check_params(params_path, benchmarks / "profiles")
+    tables = load_tables(benchmarks / "tables")
+    profile = profile_header(params)
+    runs = load_runs(params, results_dir)
+    results = [evaluate_table(t, runs, profile["name"]) for t in tables]
+    entries = rankings(runs)
+    score = reproduction_score(results)
+
+    out = results_dir / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.iterdir():  # tables removed from benchmarks/ must not linger
+        if stale.stem not in {t.id for t in tables}:
+            stale.unlink()
+    for res in results:
+        atomic_write_json(out / f"{res['table']}.json", res)
+        atomic_write_text(out / f"{res['table']}.csv", render_table_csv(res))
+        atomic_write_text(out / f"{res['table']}.md", render_table_markdown(res, profile))
+    atomic_write_json(results_dir / "leaderboard.json",
+                      {"profile": profile, "score": score, "entries": entries})
+    atomic_write_json(results_dir / "reproduction_score.json", score)  # the DVC metric
+    atomic_write_text(results_dir / "leaderboard.md", render_leaderboard(entries, score, profile))
+    if index is not None:
+        atomic_write_text(Path(index), render_index(Path(index).parent))
+    return score
