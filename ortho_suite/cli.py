@@ -111,6 +111,20 @@ def _add_profile(sub) -> None:
     p.add_argument("--benchmarks", default="benchmarks", help="folder holding profiles/")
 
 
+def _add_experiment(sub) -> None:
+    from .experiments import EXPERIMENTS
+
+    p = sub.add_parser("experiment", help="run one of the papers' small CPU experiments",
+                       description="Run a small-scale experiment of the papers (DirectCLR's toy "
+                                   "collapse, OR's Proposition 1, INTL's IterNorm mapping) and "
+                                   "write its figure (PNG), data (JSON) and note (markdown).")
+    p.add_argument("name", choices=EXPERIMENTS, help="experiment")
+    p.add_argument("--out", required=True, help="output folder, e.g. results/smoke/figures/NAME")
+    p.add_argument("--work-dir", default=None,
+                   help="iternorm_mapping: also pretrain INTL on Fashion-MNIST here, with and "
+                        "without the trace loss")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description="Reproducibility benchmark suite for "
                             "dimensional collapse in self-supervised learning.")
@@ -122,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_tables(sub)
     _add_profile(sub)
+    _add_experiment(sub)
     return parser
 
 
@@ -215,9 +230,17 @@ def _cmd_profile(args) -> int:
     return 0
 
 
+def _cmd_experiment(args) -> int:
+    from .experiments import run_experiment
+
+    written = run_experiment(args.name, args.out, args.work_dir)
+    print(f"{PROG}: {args.name}: wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
 COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize,
             "evaluate": _cmd_evaluate, "compare-spectra": _cmd_compare,
-            "tables": _cmd_tables, "profile": _cmd_profile}
+            "tables": _cmd_tables, "profile": _cmd_profile, "experiment": _cmd_experiment}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ without a summary is reported as missing, never read as done.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,9 @@ def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = 
             continue
         summary = json.loads(path.read_text())
         row = {"run": run_id, **{k: summary.get(k) for k in PRETRAIN_COLUMNS}}
+        loss = row.get("loss_last")
+        if row["status"] == "finished" and (loss is None or not math.isfinite(loss)):
+            row["status"] = "diverged"  # a non-finite loss (JSON writes NaN as null downstream)
         if results_dir is not None:
             row.update(_evaluation_fields(Path(results_dir) / "runs" / run_id / METRICS_FILE))
         rows.append(row)
@@ -104,7 +108,7 @@ def write_summary(runs_dir: Path, run_ids: list[str], out_dir: Path, profile: st
                                                 "iterations", "wall_time_s", "status",
                                                 *EVAL_COLUMNS)}
                for row in json.loads(frame.to_json(orient="records"))}
-    figures = out_dir / "figures"
+    figures = out_dir / "figures" / "spectra"
     figures.mkdir(parents=True, exist_ok=True)  # a declared output, even with nothing to overlay
     for group, members in regularizer_groups(frame).items():
         evaluated = {reg: out_dir / "runs" / run for reg, run in members
