@@ -90,6 +90,23 @@ def _derive_dependent_fields(cfg: Config) -> None:
         predictor.in_channels = predictor.out_channels = neck.out_channels
 
 
+def apply_speed(cfg: Config) -> None:
+    """Turn the ``speed`` section (see ``_base_/default_runtime.py``) into mmengine settings."""
+    speed = cfg.get("speed") or {}
+    unknown = set(speed) - {"bf16", "channels_last", "compile"}
+    if unknown:
+        raise UsageError(f"unknown speed option(s) {', '.join(sorted(unknown))}; valid: bf16, "
+                         "channels_last, compile (e.g. --cfg-options speed.bf16=True)")
+    if speed.get("bf16"):
+        # bfloat16 has float32's exponent range: no loss scaling (and no per-step inf check).
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.dtype = "bfloat16"
+        cfg.optim_wrapper.loss_scale = dict(enabled=False)
+    if speed.get("channels_last"):
+        cfg.model.channels_last = True
+        cfg.model.data_preprocessor.channels_last = True
+
+
 def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,
                    reg: str = "none", seed: int = 0, epochs: int | None = None,
                    cfg_options: list[str] | None = None, aug: str | None = None,
@@ -143,6 +160,7 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
             f"set one with --cfg-options model.encoder_regularizer.gamma=VALUE")
     _fit_schedule_to_epochs(cfg)
     _derive_dependent_fields(cfg)
+    apply_speed(cfg)
     return cfg
 
 
@@ -200,6 +218,10 @@ def build_runner(cfg: Config, launcher: str = "none"):
     import torch
     from mmengine.runner import Runner
 
+    speed = cfg.get("speed") or {}
+    if speed.get("bf16") and not torch.cuda.is_available():
+        raise UsageError("speed.bf16=True needs a CUDA GPU and none is visible; drop the option "
+                         "to train in float32 on this machine")
     run_cfg = copy.deepcopy(cfg)
     run_cfg.launcher = launcher
     if launcher != "none":
@@ -207,7 +229,13 @@ def build_runner(cfg: Config, launcher: str = "none"):
         run_cfg.model_wrapper_cfg = compat.ddp_model_wrapper_cfg(device)
         run_cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
         compat.init_cpu_process_group(launcher)
-    return Runner.from_cfg(run_cfg)
+    runner = Runner.from_cfg(run_cfg)
+    if speed.get("compile"):
+        # The backbone alone: compiling mmengine's whole train_step (cfg.compile) breaks the
+        # graph at every hook, loss dict and optimizer call. nn.Module.compile keeps the
+        # state-dict keys, so checkpoints are unchanged.
+        getattr(runner.model, "module", runner.model).backbone.compile()
+    return runner
 
 
 def _hook(runner, hook_type, required: bool = True):

@@ -1,8 +1,10 @@
 """Times of the evaluations on cached features, at the size of CIFAR with a ResNet-18:
 50,000 train x 512 features, 10,000 test, 10 classes (random features: the timing does not
-depend on the values).
+depend on the values); and of the frozen-feature extraction that fills that cache
+(``ortho_suite.evaluate.extract``: the suite's SimCLR model, CIFAR ResNet-18 of ``--width``, on
+``--extract`` generated 32x32 images through the evaluation data path).
 
-    uv run python benchmarks/perf/eval_times.py --out results/perf/eval_times_cpu.json
+    uv run python benchmarks/perf/eval_times.py --extract 2048 --out results/perf/eval_times_cpu.json
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from ortho_suite import provenance
+from ortho_suite import evaluate, pretrain, provenance
 from ortho_suite.evaluation import PROBE_PROTOCOLS, knn_accuracy, linear_probe
 
 
@@ -23,11 +25,29 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
+def extraction_images_per_s(n: int, width: int, device: torch.device) -> float:
+    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused",
+                                  cfg_options=[f"model.backbone.width={width}",
+                                               f"train_dataloader.dataset.num_samples={n}"])
+    model = pretrain.build_model(cfg).to(device).eval()
+    dataset = evaluate.feature_dataset(cfg, "train")
+    dataset.full_init()  # generating the images is not part of extraction
+    evaluate.extract(model, evaluate.feature_dataset(cfg, "train", 512), 512, device, "warm-up",
+                     progress=False)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    seconds = _timed(lambda: (evaluate.extract(model, dataset, 512, device, "extract",
+                                               progress=False), sync()))
+    return n / seconds
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=50000)
     parser.add_argument("--test", type=int, default=10000)
     parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--extract", type=int, default=0,
+                        help="also time feature extraction of this many images (0: skip)")
+    parser.add_argument("--width", type=int, default=64, help="ResNet-18 width for --extract")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -45,14 +65,23 @@ def main(argv=None) -> int:
                                                             metric="euclidean", weighted=False), sync())),
     }
     for name in PROBE_PROTOCOLS:
+        if PROBE_PROTOCOLS[name].augmented:  # trains through the backbone, not on cached features
+            continue
         times[f"probe_{name}_{PROBE_PROTOCOLS[name].epochs}ep_s"] = _timed(
             lambda: (linear_probe(train, train_y, test, test_y, name), sync()))
     report = {"benchmark": "eval_times", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
               "train": args.train, "test": args.test, "dim": args.dim, "device": device.type,
               "seconds": {k: round(v, 3) for k, v in times.items()},
               "hardware": provenance.hardware(), "git_commit": provenance.git_commit()}
+    if args.extract:
+        rate = extraction_images_per_s(args.extract, args.width, device)
+        report["extraction"] = {"images": args.extract, "width": args.width,
+                                "images_per_s": round(rate, 1)}
     for key, value in report["seconds"].items():
         print(f"{key:<28} {value:8.2f} s")
+    if args.extract:
+        print(f"{'feature extraction':<28} {report['extraction']['images_per_s']:8.1f} images/s "
+              f"({args.extract} images, ResNet-18 width {args.width})")
     if args.out:
         provenance.atomic_write_json(args.out, report)
     return 0

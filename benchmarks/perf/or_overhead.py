@@ -7,6 +7,9 @@ Also times the penalty alone (forward + backward).
 
     uv run python benchmarks/perf/or_overhead.py --method simclr --width 64 --batch 256 \
         --reps 3 --out results/perf/or_overhead_cpu.json
+
+``--speed fast`` (GPU) trains as ``speed.bf16=True speed.channels_last=True`` does: channels-last
+weights and views, the backbone under bf16 autocast; the penalties stay float32.
 """
 from __future__ import annotations
 
@@ -29,17 +32,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _build(method: str, reg: str, width: int, device: torch.device):
+def _build(method: str, reg: str, width: int, device: torch.device, fast: bool):
+    options = [f"model.backbone.width={width}", f"speed.channels_last={fast}"]
     cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused", reg=reg,
-                                  cfg_options=[f"model.backbone.width={width}"])
+                                  cfg_options=options)
     torch.manual_seed(0)
     model = pretrain.build_model(cfg).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     return model, optimizer
 
 
-def _step(model, optimizer, views) -> None:
-    losses = model.loss(views, data_samples=[])
+def _step(model, optimizer, views, fast: bool = False) -> None:
+    with torch.autocast(device_type=views[0].device.type, dtype=torch.bfloat16, enabled=fast):
+        losses = model.loss(views, data_samples=[])
     total = sum(v for k, v in losses.items() if "loss" in k)
     optimizer.zero_grad(set_to_none=True)
     total.backward()
@@ -52,20 +57,27 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--speed", default="fp32", choices=["fp32", "fast"])
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    views = [torch.randn(args.batch, 3, 32, 32, device=device) for _ in range(2)]
-    variants = {reg: _build(args.method, reg, args.width, device) for reg in REGS}
-    for model, optimizer in variants.values():  # warm-up
-        _step(model, optimizer, views)
+    fast = args.speed == "fast"
+    if fast and device.type != "cuda":
+        parser.error("--speed fast needs a CUDA GPU")
+    memory_format = torch.channels_last if fast else torch.contiguous_format
+    views = [torch.randn(args.batch, 3, 32, 32, device=device).contiguous(memory_format=memory_format)
+             for _ in range(2)]
+    variants = {reg: _build(args.method, reg, args.width, device, fast) for reg in REGS}
+    for _ in range(2):  # warm-up
+        for model, optimizer in variants.values():
+            _step(model, optimizer, views, fast)
     times = {reg: [] for reg in REGS}
     for _ in range(args.reps):
         for reg, (model, optimizer) in variants.items():
             _sync(device)
             start = time.perf_counter()
-            _step(model, optimizer, views)
+            _step(model, optimizer, views, fast)
             _sync(device)
             times[reg].append(time.perf_counter() - start)
 
@@ -87,6 +99,7 @@ def main(argv=None) -> int:
         "benchmark": "or_overhead",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "method": args.method, "backbone": f"resnet18_cifar width {args.width}",
+        "device": device.type, "speed": args.speed,
         "batch_per_view": args.batch, "views": 2, "reps": args.reps,
         "regularized_layers": len(regularized_weights(backbone)),
         "step_time_s_median": step,
@@ -98,7 +111,8 @@ def main(argv=None) -> int:
         "packages": provenance.package_versions(),
         "git_commit": provenance.git_commit(),
     }
-    print(f"{args.method} ResNet-18(width {args.width}) batch {args.batch}x2 on {device.type}:")
+    print(f"{args.method} ResNet-18(width {args.width}) batch {args.batch}x2 on {device.type}, "
+          f"{args.speed}:")
     print(f"{'reg':<6} {'step s (median)':>16} {'overhead':>9}")
     for reg in REGS:
         overhead = "" if reg == "none" else f"{100 * report['step_overhead_vs_none'][reg]:+.1f}%"

@@ -14,6 +14,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmselfsup.models.backbones import ResNet
 from mmselfsup.registry import MODELS
 
+from .precision import backbone_autocast
+
 
 @MODELS.register_module()
 class ResNetScaled(ResNet):
@@ -34,6 +36,10 @@ class ResNetScaled(ResNet):
         kwargs.setdefault("base_channels", width)
         super().__init__(depth=depth, **kwargs)
         self.width = width
+
+    @backbone_autocast
+    def forward(self, x):
+        return super().forward(x)
 
     def train(self, mode: bool = True) -> "ResNetScaled":
         # mmcls' ResNet.train() returns None, so `net.eval()` would too; torch's contract is self.

@@ -20,12 +20,15 @@ class SSLViewsPreprocessor(BaseDataPreprocessor):
     augmented here from it) or one pre-cropped image per view (variable-size datasets such as
     ImageNet, cropped per image on CPU; the recipes then say ``crop=False``).
     ``mean``/``std`` are per channel in [0, 1] pixel units, as the papers' code states them.
-    Outside training (feature extraction) images are only normalized.
+    Outside training (feature extraction) images are only normalized. ``channels_last``: return
+    the views in channels-last memory format (for a channels-last model, ``speed.channels_last``).
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float],
-                 views: Sequence[dict] = (), non_blocking: bool = False) -> None:
+                 views: Sequence[dict] = (), non_blocking: bool = False,
+                 channels_last: bool = False) -> None:
         super().__init__(non_blocking)
+        self.channels_last = channels_last
         self.recipes = [ViewRecipe(**{k: tuple(v) if isinstance(v, list) else v
                                       for k, v in view.items()}) for view in views]
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), False)
@@ -43,4 +46,6 @@ class SSLViewsPreprocessor(BaseDataPreprocessor):
                                  f"augmentation recipe has {len(self.recipes)}")
             images = [augment_view(x, recipe) for x, recipe in zip(images, self.recipes)]
         views = [(x - self.mean) / self.std for x in images]
+        if self.channels_last:
+            views = [x.contiguous(memory_format=torch.channels_last) for x in views]
         return views, data.get("data_samples")

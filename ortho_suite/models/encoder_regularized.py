@@ -24,6 +24,7 @@ import torch
 from mmselfsup.registry import MODELS
 
 from ..regularizers import orthogonality_penalty
+from .precision import trunk_only_autocast
 
 REGULARIZER_KINDS = ("none", "so", "srip", "whitening")
 
@@ -96,7 +97,9 @@ class EncoderRegularizationMixin:
         spec = self.encoder_regularizer
         self._predictor_outputs = [] if spec.kind == "whitening" else None
         try:
-            losses = super().loss(inputs, data_samples, **kwargs)
+            # Under bf16 autocast only the backbone runs in bf16 (ortho_suite/models/precision.py).
+            with trunk_only_autocast(inputs[0].device.type):
+                losses = super().loss(inputs, data_samples, **kwargs)
             outputs = self._predictor_outputs
         finally:
             self._predictor_outputs = None
@@ -127,9 +130,16 @@ def regularized_class(algorithm_cls: type) -> type:
 
 
 @MODELS.register_module()
-def EncoderRegularized(algorithm: str, encoder_regularizer: dict | None = None, **kwargs):  # noqa: N802
-    """Build mmselfsup algorithm ``algorithm`` (a registered name) with an encoder regularizer."""
+def EncoderRegularized(algorithm: str, encoder_regularizer: dict | None = None,  # noqa: N802
+                       channels_last: bool = False, **kwargs):
+    """Build mmselfsup algorithm ``algorithm`` (a registered name) with an encoder regularizer.
+
+    ``channels_last``: keep 4-D weights in channels-last memory format (faster convolutions on
+    GPUs with tensor cores; the views must be channels-last too, see SSLViewsPreprocessor)."""
     algorithm_cls = MODELS.get(algorithm)
     if algorithm_cls is None:
         raise KeyError(f"{algorithm!r} is not a registered mmselfsup algorithm")
-    return regularized_class(algorithm_cls)(encoder_regularizer=encoder_regularizer, **kwargs)
+    model = regularized_class(algorithm_cls)(encoder_regularizer=encoder_regularizer, **kwargs)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model

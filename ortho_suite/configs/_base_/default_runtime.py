@@ -21,6 +21,14 @@ custom_hooks = [
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
 ]
 
+# How a GPU executes the step; ortho_suite.pretrain.apply_speed turns these into mmengine settings.
+#   bf16: autocast the backbone to bfloat16 (AmpOptimWrapper, no loss scaling); projectors, losses
+#         and penalties stay float32 (ortho_suite/models/precision.py). Changes the numerics, so
+#         it is part of the experiment (and of its config hash). CUDA only.
+#   channels_last: channels-last weights and views (same math, faster convolutions).
+#   compile: torch.compile the backbone's forward.
+speed = dict(bf16=False, channels_last=False, compile=False)
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
