@@ -291,6 +291,11 @@ def time_lightly(method: str, args, images_np, device: torch.device) -> float:
 
 # --- the harness ----------------------------------------------------------------------------
 
+def _record(samples: dict, key: str, images_per_s: float) -> None:
+    samples.setdefault(key, []).append(images_per_s)
+    print(f"  {key:<28} {images_per_s:10.1f} images/s", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["simclr", "byol"], choices=["simclr", "byol"])
@@ -334,13 +339,11 @@ def main(argv=None) -> int:
         for _ in range(args.rounds):
             for speed_name in args.speed:
                 speed = SPEEDS[speed_name]
-                samples.setdefault(f"{method}/{speed_name}/suite", []).append(
-                    time_suite(method, args, speed))
-                samples.setdefault(f"{method}/{speed_name}/hand", []).append(
-                    time_hand(method, args, speed, images, recipes, mean, std))
+                _record(samples, f"{method}/{speed_name}/suite", time_suite(method, args, speed))
+                _record(samples, f"{method}/{speed_name}/hand",
+                        time_hand(method, args, speed, images, recipes, mean, std))
             if args.lightly:
-                samples.setdefault(f"{method}/fp32/lightly", []).append(
-                    time_lightly(method, args, images_np, device))
+                _record(samples, f"{method}/fp32/lightly", time_lightly(method, args, images_np, device))
 
     median = {k: statistics.median(v) for k, v in samples.items()}
     ratios = {}

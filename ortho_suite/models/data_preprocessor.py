@@ -44,7 +44,10 @@ class SSLViewsPreprocessor(BaseDataPreprocessor):
             elif len(images) != len(self.recipes):
                 raise ValueError(f"the loader gave {len(images)} views per sample but the "
                                  f"augmentation recipe has {len(self.recipes)}")
-            images = [augment_view(x, recipe) for x, recipe in zip(images, self.recipes)]
+            # mmengine runs the preprocessor inside the bf16 autocast of AmpOptimWrapper; the
+            # views are made in float32 whatever the training precision.
+            with torch.autocast(device_type=images[0].device.type, enabled=False):
+                images = [augment_view(x, recipe) for x, recipe in zip(images, self.recipes)]
         views = [(x - self.mean) / self.std for x in images]
         if self.channels_last:
             views = [x.contiguous(memory_format=torch.channels_last) for x in views]
