@@ -142,3 +142,28 @@ def test_so_training_makes_encoder_more_orthogonal_end_to_end(tmp_path, tiny_opt
             first_penalty = summary["train_log"][0]["reg_penalty"]
             assert logged["reg_penalty"] < first_penalty
     assert means["so"] < 0.8 * means["none"], means
+
+
+def test_bf16_autocast_reaches_only_the_backbone():
+    """Under bf16 autocast (speed.bf16) the backbone computes in bf16; the projector and the loss
+    see float32, and channels-last reaches weights and views."""
+    import torch
+
+    from ortho_suite import pretrain
+
+    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused",
+                                  reg="so", cfg_options=["model.backbone.width=4",
+                                                         "speed.channels_last=True"])
+    model = pretrain.build_model(cfg).train()
+    assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    dtypes = {}
+    model.backbone.layer4.register_forward_hook(lambda m, a, o: dtypes.update(trunk=o.dtype) or None)
+    model.neck.register_forward_hook(lambda m, a, o: dtypes.update(neck=o[0].dtype) or None)
+    data = {"inputs": [torch.randint(0, 255, (8, 3, 32, 32), dtype=torch.uint8)]}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        views, _ = model.data_preprocessor(data, True)
+        out = model.loss(views, [])
+    assert views[0].dtype == torch.float32
+    assert views[0].is_contiguous(memory_format=torch.channels_last)
+    assert dtypes == {"trunk": torch.bfloat16, "neck": torch.float32}
+    assert all(v.dtype == torch.float32 for v in out.values())
