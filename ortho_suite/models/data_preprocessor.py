@@ -35,9 +35,10 @@ class SSLViewsPreprocessor(BaseDataPreprocessor):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), False)
 
     def forward(self, data: dict, training: bool = False):
-        data = self.cast_data(data)
+        # Only the images go to the device: the per-sample data samples (labels) are read by no
+        # SSL loss, and moving hundreds of them per step costs more than the step on a GPU.
         images = [x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-                  for x in data["inputs"]]
+                  for x in self.cast_data(list(data["inputs"]))]
         if training and self.recipes:
             if len(images) == 1:
                 images = images * len(self.recipes)
