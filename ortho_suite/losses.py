@@ -7,7 +7,6 @@ single process gathering is the identity.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -25,40 +24,12 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(x), dim=0)
 
 
-def full_precision(loss_fn):
-    """Run ``loss_fn`` outside autocast, on float32 (or float64) inputs.
-
-    Under bf16 autocast (``speed.bf16``) the network runs in bfloat16, but the objectives stay in
-    full precision: bf16 keeps 8 bits of mantissa, so cosine logits / 0.1 near 10 would be off by
-    ~0.04, and IterNorm's Newton iterations and Cholesky factorizations are not stable in it.
-    Inputs in half or bfloat16 are upcast to float32; float32 and float64 inputs are unchanged.
-    """
-    @functools.wraps(loss_fn)
-    def wrapper(*args, **kwargs):
-        args = [_upcast(a) for a in args]
-        kwargs = {k: _upcast(v) for k, v in kwargs.items()}
-        devices = {a.device.type for a in args if isinstance(a, torch.Tensor)}
-        if not any(torch.is_autocast_enabled(d) for d in devices):
-            return loss_fn(*args, **kwargs)
-        with torch.autocast(device_type=devices.pop(), enabled=False):
-            return loss_fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _upcast(x):
-    if isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16):
-        return x.float()
-    return x
-
-
 def off_diagonal(m: torch.Tensor) -> torch.Tensor:
     """The off-diagonal entries of a square matrix, flattened."""
     n = m.shape[0]
     return m.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
 
-@full_precision
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1,
                  gather: bool = True) -> torch.Tensor:
     """SimCLR's NT-Xent (Chen et al., ICML 2020, Eq. 1): the 2N L2-normalized embeddings of both
@@ -80,7 +51,6 @@ def _info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float, gather: bool
     return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
 
 
-@full_precision
 def directclr_loss(r1: torch.Tensor, r2: torch.Tensor, dim: int | None = 360,
                    temperature: float = 0.1, gather: bool = True) -> torch.Tensor:
     """DirectCLR (Jing et al., ICLR 2022, Sec. 6.2; directclr/main.py): InfoNCE on the first
@@ -91,14 +61,12 @@ def directclr_loss(r1: torch.Tensor, r2: torch.Tensor, dim: int | None = 360,
     return (_info_nce(z1, z2, temperature, gather) + _info_nce(z2, z1, temperature, gather)) / 2
 
 
-@full_precision
 def byol_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """BYOL's regression loss (Grill et al., NeurIPS 2020, Eq. 2): 2 - 2 * mean cosine between the
     online prediction ``p`` and the target projection ``z`` (no gradient into ``z``)."""
     return 2 - 2 * F.cosine_similarity(p, z.detach(), dim=1).mean()
 
 
-@full_precision
 def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_coeff: float = 25.0,
                 std_coeff: float = 25.0, cov_coeff: float = 1.0, gather: bool = True) -> torch.Tensor:
     """VICReg (Bardes et al., ICLR 2022; main_vicreg.py): invariance = MSE of the local
@@ -116,7 +84,6 @@ def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_coeff: float = 25.0,
     return sim_coeff * repr_loss + std_coeff * std_loss + cov_coeff * cov_loss
 
 
-@full_precision
 def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.0051,
                       gather: bool = True) -> torch.Tensor:
     """Barlow Twins (Zbontar et al., ICML 2021; main.py): cross-correlation of the batch-normalized
@@ -166,7 +133,6 @@ def intl_beta(batch_size: int) -> float:
     return 0.01 * (math.log2(batch_size) - 3)
 
 
-@full_precision
 def intl_loss(z1: torch.Tensor, z2: torch.Tensor, iters: int = 4, beta: float | None = None,
               gather: bool = True) -> torch.Tensor:
     """INTL for two views (methods/intl.py): each view IterNorm-whitened over the gathered batch;
@@ -189,7 +155,6 @@ def cholesky_whiten(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     return xc @ inv.T
 
 
-@full_precision
 def wmse_loss(z1: torch.Tensor, z2: torch.Tensor, w_size: int | None = None, w_iter: int = 1,
               eps: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """W-MSE with two views (Ermolov et al., ICML 2021; htdt/self-supervised methods/w_mse.py):

@@ -37,10 +37,7 @@ def hardware() -> dict:
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
-    """The checked-out commit, suffixed ``-dirty`` when tracked files differ. Outside a git
-    checkout (a copied working tree on a GPU host) ``ORTHO_SUITE_GIT_COMMIT`` if set, else None."""
-    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=cwd, capture_output=True).returncode:
-        return os.environ.get("ORTHO_SUITE_GIT_COMMIT")
+    """The checked-out commit, suffixed ``-dirty`` when tracked files differ; None outside git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                                 text=True, check=True).stdout.strip()

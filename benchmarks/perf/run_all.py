@@ -2,7 +2,7 @@
 on, each writing its JSON to ``results/perf/<benchmark>_<device>.json`` (committed, so a later
 run can be compared), then one table of the headline figures.
 
-    uv run python benchmarks/perf/run_all.py            # CPU: about 4 minutes on 2 cores
+    uv run python benchmarks/perf/run_all.py            # on a CPU machine: the CPU preset
     python benchmarks/perf/run_all.py                   # on a GPU machine: the GPU preset
     python benchmarks/perf/run_all.py --only train_throughput or_overhead
 
@@ -10,8 +10,8 @@ Benchmarks: ``train_throughput`` (suite vs hand-written loop, and LightlySSL's l
 ``lightly`` package is importable), ``or_overhead`` (step cost of --reg so/srip), ``eval_times``
 (feature extraction, k-NN and linear probes on 50,000 x 512 cached features) and, on CPU,
 ``dvc_noop`` (a ``dvc repro`` with nothing to do, timed only when ``dvc status`` reports the
-pipeline up to date). The smoke pipeline's full ``dvc repro`` takes longer than this harness may;
-``--pipeline`` times it on a fresh clone of HEAD (``pipeline_times`` JSON).
+pipeline up to date). The smoke pipeline's full ``dvc repro`` takes longer than this harness
+should; ``--pipeline`` times it on a fresh clone of HEAD (``pipeline_times`` JSON).
 """
 from __future__ import annotations
 
@@ -31,25 +31,28 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "perf"
 
-PRESETS = {
+PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, its arguments)
     "cpu": {
-        "train_throughput": ["--width", "16", "--batch", "64", "--warmup", "3", "--iters", "6",
-                             "--rounds", "2", "--workers", "2", "--speed", "fp32"],
-        "or_overhead": ["--width", "32", "--batch", "128", "--reps", "5"],
-        "eval_times": ["--extract", "2048", "--width", "64"],
+        "train_throughput": ("train_throughput", [
+            "--width", "16", "--batch", "64", "--warmup", "3", "--iters", "6", "--rounds", "2",
+            "--workers", "2", "--speed", "fp32"]),
+        "or_overhead": ("or_overhead", ["--width", "32", "--batch", "128", "--reps", "5"]),
+        "eval_times": ("eval_times", ["--extract", "2048", "--width", "64"]),
     },
     "gpu": {
-        "train_throughput": ["--width", "64", "--batch", "512", "--warmup", "10", "--iters", "30",
-                             "--rounds", "2", "--workers", "12", "--speed", "fp32", "fast"],
-        "or_overhead": ["--width", "64", "--batch", "256", "--reps", "10", "--speed", "fast"],
-        "or_overhead_fp32": ["--width", "64", "--batch", "256", "--reps", "10", "--speed", "fp32"],
-        "eval_times": ["--extract", "50000", "--width", "64"],
+        "train_throughput": ("train_throughput", [
+            "--width", "64", "--batch", "512", "--warmup", "10", "--iters", "30", "--rounds", "2",
+            "--workers", "12", "--speed", "fp32", "fast"]),
+        "or_overhead": ("or_overhead", ["--width", "64", "--batch", "256", "--reps", "10",
+                                        "--speed", "fast"]),
+        "or_overhead_fp32": ("or_overhead", ["--width", "64", "--batch", "256", "--reps", "10",
+                                             "--speed", "fp32"]),
+        "eval_times": ("eval_times", ["--extract", "50000", "--width", "64"]),
     },
 }
 
 
-def run_benchmark(name: str, args: list[str], device: str) -> Path:
-    script = name.removesuffix("_fp32")
+def run_benchmark(name: str, script: str, args: list[str], device: str) -> Path:
     out = RESULTS / f"{name}_{device}.json"
     if script == "train_throughput" and importlib.util.find_spec("lightly") is not None:
         args = [*args, "--lightly"]
@@ -118,13 +121,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", default=None, help="run only these benchmarks")
     parser.add_argument("--pipeline", action="store_true",
-                        help="also time `make repro` on a fresh clone (CPU: 15-20 minutes)")
+                        help="also time `make repro` on a fresh clone (minutes on CPU)")
     args = parser.parse_args(argv)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     written = []
-    for name, bench_args in PRESETS[device].items():
+    for name, (script, bench_args) in PRESETS[device].items():
         if args.only is None or name in args.only:
-            written.append(run_benchmark(name, bench_args, device))
+            written.append(run_benchmark(name, script, bench_args, device))
     if device == "cpu" and (args.only is None or "dvc_noop" in args.only):
         written.append(dvc_noop(device))
     if args.pipeline:

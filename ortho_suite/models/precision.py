@@ -2,8 +2,9 @@
 
 mmengine's ``AmpOptimWrapper`` (``speed.bf16=True``) autocasts the whole training forward. For
 SSL that is too much: mmselfsup's SimCLR computes its N x N cosine logits inside the algorithm,
-INTL iterates Newton steps on a Gram matrix, W-MSE factorizes one; in bfloat16 (8 bits of
-mantissa) a logit of 10 is off by up to 0.04. :func:`trunk_only_autocast` turns autocast off
+INTL iterates Newton steps on a Gram matrix, W-MSE factorizes one; bfloat16 keeps 8 significant
+bits, so between 8 and 16 its values are 0.0625 apart and a cosine logit / 0.1 near 10 is rounded
+by up to 0.03. :func:`trunk_only_autocast` turns autocast off
 around an algorithm's loss and :func:`backbone_autocast` turns it back on inside backbone
 forwards only, where nearly all of the FLOPs are; their outputs are returned in float32, so
 projectors, predictors, losses and penalties see float32.
