@@ -152,7 +152,7 @@ PLANNED = {
 }
 
 # How `ortho-suite pretrain` starts its processes (mmengine launchers).
-LAUNCHERS = ("none", "pytorch")
+LAUNCHERS = ("none", "pytorch", "slurm")
 
 CATALOG = {
     "methods": METHODS,

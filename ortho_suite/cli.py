@@ -41,8 +41,14 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, e.g. model.backbone.width=16")
     p.add_argument("--launcher", default="none", choices=LAUNCHERS,
-                   help="'pytorch': one DDP process per torchrun worker (gloo without CUDA); "
-                        "the batch size is per process")
+                   help="'pytorch' (under torchrun) or 'slurm' (under srun): one DDP process per "
+                        "worker (gloo without CUDA); the config's batch size is the global one")
+    p.add_argument("--restart", action="store_true",
+                   help="train from scratch even if --work-dir holds an unfinished run of this "
+                        "config (by default it is resumed from its last checkpoint)")
+    p.add_argument("--replace-other-config", action="store_true",
+                   help="discard a run of a different config found in --work-dir (by default "
+                        "that is an error; DVC stages pass it)")
 
 
 def _add_list(sub) -> None:
@@ -164,12 +170,21 @@ def _cmd_pretrain(args) -> int:
     summary = pretrain.pretrain(args.method, args.backbone, args.dataset, args.work_dir,
                                 reg=args.reg, seed=args.seed, epochs=args.epochs,
                                 cfg_options=args.cfg_options, launcher=args.launcher,
-                                aug=args.aug, data_root=args.data_root)
+                                aug=args.aug, data_root=args.data_root, restart=args.restart,
+                                replace_other_config=args.replace_other_config)
     if is_main_process():
-        print(f"{PROG}: {summary['status']}: {summary['iterations']} iterations, loss "
-              f"{summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "
-              f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}")
-    return 0 if summary["status"] == "finished" else 1
+        where = f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}"
+        resumed = summary["resumed_from"]
+        resumed = f" (resumed at epoch {resumed[-1]['epoch']})" if resumed else ""
+        if summary["status"] == "diverged":
+            # A result, not an error: the pipeline goes on and the tables mark the cell.
+            print(f"{PROG}: diverged: non-finite loss at iteration "
+                  f"{summary['diverged_at_iteration']}{resumed}, last finite loss "
+                  f"{summary['loss_last_finite']}; {where}")
+        else:
+            print(f"{PROG}: finished: {summary['iterations']} iterations{resumed}, loss "
+                  f"{summary['loss_first']:.4f} -> {summary['loss_last']:.4f}; {where}")
+    return 0
 
 
 def _cmd_summarize(args) -> int:
@@ -188,6 +203,10 @@ def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run
 
     result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs)
+    if result["status"] == "diverged":
+        print(f"{PROG}: not evaluated: pretraining diverged at iteration "
+              f"{result['diverged_at_iteration']}; recorded in the metrics")
+        return 0
     probe = result["linear_probe"]
     print(f"{PROG}: linear probe ({probe['protocol']}) top-1 {probe['top1']:.2f}%, "
           f"k-NN top-1 {result['knn_cosine_k200_top1']:.2f}% (cosine k=200), "

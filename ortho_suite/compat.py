@@ -21,7 +21,27 @@ Shims
    :func:`init_cpu_process_group` initialises gloo from torchrun's environment before the Runner
    is built (the Runner then skips its own initialisation); and mmengine's default DDP wrapper
    passes ``device_ids=[local_rank]``, valid only for CUDA modules, so
-   :func:`ddp_model_wrapper_cfg` gives CPU runs ``device_ids=None``.
+   :func:`ddp_model_wrapper_cfg` gives CPU runs ``device_ids=None``. The ``slurm`` launcher is
+   handled the same way: :func:`init_cpu_process_group` reads srun's ``SLURM_*`` variables as
+   mmengine's slurm initialisation does, without its CUDA call.
+4. SyncBN on CPU: ``torch.nn.SyncBatchNorm`` refuses CPU tensors, so multi-process CPU runs
+   (the tests of distributed training) convert batch norms to :class:`CpuSyncBatchNorm`, which
+   computes the same global batch statistics with a differentiable all-reduce. The conversion
+   happens in the DDP wrapper :class:`CpuSyncBNDistributedDataParallel`, just before DDP wraps
+   the model (where mmengine converts to torch's SyncBN on GPUs). GPU runs use torch's SyncBN.
+5. mmselfsup's ``GatherLayer`` (used by its SimCLR) returns, in backward, only the local slice of
+   the incoming gradient without summing it across processes. Every process computes the same
+   global loss, so each parameter's gradient holds only its own samples' share, and DDP's
+   averaging then scales the whole gradient by 1/world_size: a 2-process SimCLR run took half
+   the step of a 1-process run with the same global batch (measured by
+   ``tests/test_distributed.py``). The official SimCLR-family code (DirectCLR's, VICReg's)
+   all-reduces the gradients in that backward; :class:`GatherLayerSummingGradients` does so and
+   replaces the name in mmselfsup's SimCLR module.
+6. Resuming: mmengine 0.10.7 loads local checkpoints with ``torch.load``'s default, which since
+   torch 2.6 is ``weights_only=True``; a training checkpoint (message hub history buffers,
+   random states, config) then fails to load. :func:`_load_local_checkpoint` is registered
+   through mmengine's own extension point (``CheckpointLoader.register_scheme``) for local
+   paths and loads with ``weights_only=False``: the suite only resumes from checkpoints it wrote.
 """
 from __future__ import annotations
 
@@ -29,6 +49,11 @@ import os
 import sys
 import types
 import warnings
+
+import torch
+import torch.distributed as dist
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
 
 _APPLIED = False
 
@@ -55,34 +80,165 @@ def apply() -> None:
         "ignore", message=r".*MultiScaleDeformableAttention.*", category=UserWarning
     )
     _provide_missing_runner_location()
+    _register_cpu_sync_bn_wrapper()
+    _fix_simclr_gather_gradient()
+    _register_full_checkpoint_loader()
     _APPLIED = True
 
 
-def ddp_model_wrapper_cfg(device_type: str) -> dict:
+def _load_local_checkpoint(filename: str, map_location=None):
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"{filename} can not be found.")
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def _register_full_checkpoint_loader() -> None:
+    from mmengine.runner import CheckpointLoader
+
+    CheckpointLoader.register_scheme(prefixes="", loader=_load_local_checkpoint, force=True)
+
+
+def ddp_model_wrapper_cfg(device_type: str, sync_bn: bool = False) -> dict:
     """mmengine ``model_wrapper_cfg`` for DistributedDataParallel on ``device_type``.
 
-    On CUDA mmengine's default is right; on CPU DDP must get ``device_ids=None``.
+    On CUDA mmengine's default is right (its ``sync_bn='torch'`` converts batch norms); on CPU DDP
+    must get ``device_ids=None``, and ``sync_bn`` selects the wrapper that converts batch norms
+    to :class:`CpuSyncBatchNorm`.
     """
     cfg = dict(type="MMDistributedDataParallel", find_unused_parameters=False)
     if device_type != "cuda":
         cfg["device_ids"] = None
+        if sync_bn:
+            cfg["type"] = "CpuSyncBNDistributedDataParallel"
     return cfg
 
 
-def init_cpu_process_group(launcher: str) -> bool:
-    """Initialise a gloo process group for a torchrun (``launcher='pytorch'``) run without CUDA.
+class CpuSyncBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
+    """Batch norm over every process's samples that also runs on CPU (gloo): the global batch
+    statistics with gradients through them (what torch's CUDA-only SyncBatchNorm computes),
+    running statistics with the unbiased global variance. In eval mode, or in one process, it
+    is a plain batch norm. Not a ``SyncBatchNorm`` subclass: DDP refuses those on CPU."""
 
-    Returns True if it initialised one. Does nothing on CUDA machines, for other launchers, or
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2-D input, got {x.dim()}-D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized()
+                and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        c, dims = x.shape[1], [0, *range(2, x.dim())]
+        count = torch.tensor([x.numel() / c], dtype=x.dtype, device=x.device)
+        stats = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        total = stats[-1]
+        mean = stats[:c] / total
+        var = stats[c:2 * c] / total - mean * mean  # biased: what batch norm normalises with
+        if self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * total / (total - 1), alpha=m)
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+def convert_to_cpu_sync_bn(module: torch.nn.Module) -> torch.nn.Module:
+    """Every batch norm of ``module`` becomes a :class:`CpuSyncBatchNorm`, in place (same
+    parameters, buffers and hyper-parameters: only the forward changes)."""
+    for sub in module.modules():
+        if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm):
+            sub.__class__ = CpuSyncBatchNorm
+    return module
+
+
+class CpuSyncBNDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper after converting the model's batch norms to CpuSyncBatchNorm."""
+
+    def __init__(self, module, **kwargs):
+        super().__init__(module=convert_to_cpu_sync_bn(module), **kwargs)
+
+
+def _register_cpu_sync_bn_wrapper() -> None:
+    if CpuSyncBNDistributedDataParallel.__name__ not in MODEL_WRAPPERS:
+        MODEL_WRAPPERS.register_module(module=CpuSyncBNDistributedDataParallel)
+
+
+class GatherLayerSummingGradients(torch.autograd.Function):
+    """All-gather with gradient: backward sums each slice's gradient over processes (as the
+    GatherLayer of the DirectCLR and VICReg code), then keeps the local slice."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor):
+        from mmengine.dist import all_gather
+
+        return tuple(all_gather(x))
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor) -> torch.Tensor:
+        if len(grads) == 1:  # one process: all_gather was the identity
+            return grads[0]
+        stacked = torch.stack(grads)
+        dist.all_reduce(stacked)
+        return stacked[dist.get_rank()]
+
+
+def _fix_simclr_gather_gradient() -> None:
+    import mmselfsup.models.algorithms.simclr as simclr
+
+    simclr.GatherLayer = GatherLayerSummingGradients
+
+
+LAUNCH_ENV = {"pytorch": ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"),
+              "slurm": ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_NODELIST")}
+
+
+def missing_launch_env(launcher: str) -> list[str]:
+    """The environment variables ``launcher`` needs that are not set (torchrun or srun set them)."""
+    return [var for var in LAUNCH_ENV.get(launcher, ()) if var not in os.environ]
+
+
+def launch_world_size(launcher: str) -> int:
+    """The number of processes the launcher started (1 without one)."""
+    if launcher == "pytorch":
+        return int(os.environ["WORLD_SIZE"])
+    if launcher == "slurm":
+        return int(os.environ["SLURM_NTASKS"])
+    return 1
+
+
+def _slurm_to_torch_env() -> None:
+    """What mmengine's slurm initialisation derives from srun's variables (master address: the
+    first host of the node list, unless MASTER_ADDR is set)."""
+    import subprocess
+
+    os.environ.setdefault("MASTER_PORT", "29500")
+    if "MASTER_ADDR" not in os.environ:
+        nodes = os.environ["SLURM_NODELIST"]
+        os.environ["MASTER_ADDR"] = subprocess.getoutput(
+            f"scontrol show hostname {nodes} | head -n1").strip() or nodes
+    os.environ["WORLD_SIZE"] = os.environ["SLURM_NTASKS"]
+    os.environ["RANK"] = os.environ["SLURM_PROCID"]
+    os.environ["LOCAL_RANK"] = os.environ.get("SLURM_LOCALID", "0")
+
+
+def init_cpu_process_group(launcher: str) -> bool:
+    """Initialise a gloo process group for a torchrun (``pytorch``) or srun (``slurm``) run
+    without CUDA.
+
+    Returns True if it initialised one. Does nothing on CUDA machines, without a launcher, or
     when a process group already exists.
     """
-    import torch
-    import torch.distributed as dist
-
-    if launcher != "pytorch" or torch.cuda.is_available() or dist.is_initialized():
+    if launcher not in LAUNCH_ENV or torch.cuda.is_available() or dist.is_initialized():
         return False
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        if var not in os.environ:
-            raise RuntimeError(f"--launcher pytorch needs {var} in the environment; start with torchrun")
+    if launcher == "slurm":
+        _slurm_to_torch_env()
     dist.init_process_group("gloo", rank=int(os.environ["RANK"]),
                             world_size=int(os.environ["WORLD_SIZE"]))
     return True

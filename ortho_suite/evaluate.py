@@ -45,29 +45,21 @@ def _finite_or_none(value):
     return value
 
 
-def find_checkpoint(work_dir: Path) -> Path:
-    """The run's last checkpoint (mmengine's ``last_checkpoint`` pointer, else the newest epoch)."""
-    pointer = work_dir / "last_checkpoint"
-    if pointer.is_file():
-        recorded = Path(pointer.read_text().strip())
-        for candidate in (recorded, work_dir / recorded.name):
-            if candidate.is_file():
-                return candidate
-    epochs = sorted(work_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
-    if not epochs:
-        raise UsageError(f"no checkpoint in {work_dir}; run 'ortho-suite pretrain' there first")
-    return epochs[-1]
-
-
 def load_run(work_dir: Path):
-    """(config, summary, checkpoint path) of a finished pretraining run."""
+    """(config, summary, checkpoint path) of a finished pretraining run; the checkpoint is None
+    for a diverged run (nothing to evaluate)."""
     work_dir = Path(work_dir)
     config_path, summary_path = work_dir / pretrain.CONFIG_FILE, work_dir / pretrain.SUMMARY_FILE
     if not config_path.is_file() or not summary_path.is_file():
         raise UsageError(f"{work_dir} is not a finished run (needs {pretrain.CONFIG_FILE} and "
-                         f"{pretrain.SUMMARY_FILE}); run 'ortho-suite pretrain' first")
-    return (Config.fromfile(str(config_path)), json.loads(summary_path.read_text()),
-            find_checkpoint(work_dir))
+                         f"{pretrain.SUMMARY_FILE}); run (or resume) 'ortho-suite pretrain' there first")
+    summary = json.loads(summary_path.read_text())
+    if summary.get("status") == "diverged":
+        return Config.fromfile(str(config_path)), summary, None
+    checkpoint = pretrain.latest_checkpoint(work_dir)
+    if checkpoint is None:
+        raise UsageError(f"no checkpoint in {work_dir}; run 'ortho-suite pretrain' there again")
+    return Config.fromfile(str(config_path)), summary, checkpoint
 
 
 def build_frozen_model(cfg: Config, checkpoint: Path, device: torch.device):
@@ -224,6 +216,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     work_dir = Path(work_dir)
     cfg, summary, checkpoint = load_run(work_dir)
     out_dir = Path(out_dir) if out_dir else work_dir / "eval"
+    if checkpoint is None:
+        return _write_diverged(summary, out_dir)
     cache_dir = Path(cache_dir) if cache_dir else out_dir
     recipe = evaluation.PROBE_PROTOCOLS[protocol]
     if recipe.augmented and "CenterCrop" not in {t["type"] for t in cfg.feature_data.pipeline}:
@@ -300,6 +294,21 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     _write_plots(out_dir / "plots", spectra, log_spectra, weights)
     provenance.atomic_write_json(out_dir / SPECTRA_FILE, _finite_or_none(
         {"normalized_eigenvalues": spectra, "log_singular_values": log_spectra}))
+    provenance.atomic_write_json(out_dir / METRICS_FILE, _finite_or_none(result))
+    return result
+
+
+def _write_diverged(summary: dict, out_dir: Path) -> dict:
+    """A diverged run has NaN weights: its outputs record the divergence and nothing else (the
+    tables show the cell as diverged)."""
+    result = {"status": "diverged", "train_status": "diverged",
+              "run": {k: summary.get(k) for k in ("method", "reg", "backbone", "dataset", "aug", "seed")},
+              "diverged_at_iteration": summary.get("diverged_at_iteration"),
+              "loss_last_finite": summary.get("loss_last_finite")}
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    provenance.atomic_write_text(out_dir / "plots" / "README.md",
+                                 "No plots: pretraining diverged (see ../metrics.json).\n")
+    provenance.atomic_write_json(out_dir / SPECTRA_FILE, {"status": "diverged"})
     provenance.atomic_write_json(out_dir / METRICS_FILE, _finite_or_none(result))
     return result
 

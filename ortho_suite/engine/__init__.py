@@ -3,6 +3,7 @@ from ortho_suite import compat
 
 compat.apply()
 
-from .hooks import OnlineMonitorHook, TrainingRecordHook  # noqa: E402
+from .hooks import (OnlineMonitorHook, RandomStateHook, TrainingDiverged,  # noqa: E402
+                    TrainingRecordHook)
 
-__all__ = ["OnlineMonitorHook", "TrainingRecordHook"]
+__all__ = ["OnlineMonitorHook", "RandomStateHook", "TrainingDiverged", "TrainingRecordHook"]

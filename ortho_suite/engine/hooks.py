@@ -1,26 +1,53 @@
-"""Thin mmengine hooks that feed a run's record (``summary.json``)."""
+"""Thin mmengine hooks that feed a run's record (``summary.json``) and make it resumable.
+
+Whatever a hook keeps across iterations is saved in every checkpoint (``before_save_checkpoint``)
+and restored on resume (``after_load_checkpoint``), so a run resumed after a crash writes the same
+record as an uninterrupted one.
+"""
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
+import torch
 from mmengine.hooks import Hook
 
 from mmselfsup.registry import HOOKS
 
+STATE_KEY = "ortho_suite"  # the checkpoint entry holding the hooks' state
+
+
+class TrainingDiverged(Exception):
+    """Raised by :class:`TrainingRecordHook` at the first non-finite loss; ends the run."""
+
+    def __init__(self, iteration: int, last_finite_loss: float | None) -> None:
+        super().__init__(f"non-finite loss at iteration {iteration}")
+        self.iteration, self.last_finite_loss = iteration, last_finite_loss
+
+
+def _checkpoint_state(checkpoint: dict) -> dict:
+    return checkpoint.setdefault(STATE_KEY, {})
+
 
 @HOOKS.register_module()
 class TrainingRecordHook(Hook):
-    """Keeps every logged loss component of every training iteration, in order.
+    """Keeps every logged loss component of every training iteration, in order, and stops the
+    run at the first non-finite one.
 
     ``records`` is a list of ``{"iter": i, "loss": ..., <other log vars>...}`` (floats), read by
     :mod:`ortho_suite.pretrain` to write the run summary. The runner's own log keeps smoothed
-    values only; the summary needs the raw sequence (first/last loss, finiteness).
+    values only; the summary needs the raw sequence (first/last loss, divergence). A NaN or
+    infinite loss raises :class:`TrainingDiverged` (in a distributed run when any process sees
+    one, so that all stop at the same iteration): further steps would only train on NaN weights.
+    ``resumes`` lists the checkpoints the run was resumed from.
     """
 
     priority = "LOW"
 
     def __init__(self) -> None:
         self.records: list[dict] = []
+        self.resumes: list[dict] = []
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not outputs:
@@ -28,11 +55,55 @@ class TrainingRecordHook(Hook):
         row = {"iter": runner.iter + 1}
         for name, value in outputs.items():
             row[name] = float(value.detach().mean()) if hasattr(value, "detach") else float(value)
+        finite = all(math.isfinite(v) for k, v in row.items() if k != "iter")
+        from mmengine.dist import all_reduce, get_world_size
+
+        if get_world_size() > 1:
+            flag = torch.tensor([0.0 if finite else 1.0],
+                                device=next(runner.model.parameters()).device)
+            all_reduce(flag)
+            finite = bool(flag.item() == 0)
+        if not finite:
+            last = self.records[-1]["loss"] if self.records else None
+            self.records.append(row)
+            raise TrainingDiverged(row["iter"], last)
         self.records.append(row)
 
-    @property
-    def all_finite(self) -> bool:
-        return all(math.isfinite(v) for row in self.records for k, v in row.items() if k != "iter")
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        _checkpoint_state(checkpoint)["train_log"] = list(self.records)
+        _checkpoint_state(checkpoint)["resumes"] = list(self.resumes)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get(STATE_KEY, {})
+        self.records = list(state.get("train_log", []))
+        meta = checkpoint.get("meta", {})  # the runner's counters are restored after this hook
+        self.resumes = [*state.get("resumes", []),
+                        {"epoch": meta.get("epoch"), "iteration": meta.get("iter")}]
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Saves the Python, NumPy and torch (CPU and CUDA) random states in every checkpoint and
+    restores them on resume, so a resumed run draws the same augmentations and shuffles as an
+    uninterrupted one (mmengine restores the seed only, which would replay epoch 1's draws)."""
+
+    priority = "VERY_LOW"
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        _checkpoint_state(checkpoint)["rng"] = {
+            "python": random.getstate(), "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        rng = checkpoint.get(STATE_KEY, {}).get("rng")
+        if rng is None:
+            return
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"].cpu())
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
 
 @HOOKS.register_module()
@@ -93,3 +164,9 @@ class OnlineMonitorHook(Hook):
         runner.message_hub.update_scalar("train/monitor_effective_rank", record["effective_rank"])
         runner.logger.info(f"monitor epoch {record['epoch']}: k-NN top-1 {record['knn_top1']:.2f}%, "
                            f"effective rank {record['effective_rank']:.2f}")
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        _checkpoint_state(checkpoint)["monitor"] = list(self.history)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get(STATE_KEY, {}).get("monitor", []))

@@ -11,13 +11,17 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    # Every epoch; two are kept because mmengine deletes the older one *before* writing the
+    # newer: a crash during the write still leaves one complete checkpoint to resume from.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# Records the loss of every iteration for the run summary, and monitors k-NN accuracy and the
+# Records the loss of every iteration for the run summary (and stops a diverged run), keeps the
+# random states in checkpoints for exact resumption, and monitors k-NN accuracy and the
 # effective rank of the representation every `interval` epochs (ortho_suite/engine/hooks.py).
 custom_hooks = [
     dict(type='TrainingRecordHook'),
+    dict(type='RandomStateHook'),
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
 ]
 
@@ -28,6 +32,11 @@ custom_hooks = [
 #   channels_last: channels-last weights and views (same math, faster convolutions).
 #   compile: torch.compile the backbone's forward.
 speed = dict(bf16=False, channels_last=False, compile=False)
+
+# Batch norms synchronised across processes in distributed runs, as in the official code of
+# SimCLR, BYOL, Barlow Twins, VICReg, INTL, DirectCLR and solo-learn's recipes: with it, the
+# statistics see the global batch whatever the number of processes. No effect in one process.
+sync_bn = 'torch'
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -9,7 +9,7 @@ crop_view = [
 ]
 pack = dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])
 train_dataloader = dict(
-    batch_size=256,
+    batch_size=256,  # global: split over the processes of a distributed run (pretrain.build_runner)
     num_workers=8,
     persistent_workers=True,
     drop_last=True,
