@@ -216,13 +216,21 @@ def launch_world_size(launcher: str) -> int:
 def _slurm_to_torch_env() -> None:
     """What mmengine's slurm initialisation derives from srun's variables (master address: the
     first host of the node list, unless MASTER_ADDR is set)."""
+    import shutil
     import subprocess
 
     os.environ.setdefault("MASTER_PORT", "29500")
     if "MASTER_ADDR" not in os.environ:
         nodes = os.environ["SLURM_NODELIST"]
-        os.environ["MASTER_ADDR"] = subprocess.getoutput(
-            f"scontrol show hostname {nodes} | head -n1").strip() or nodes
+        if shutil.which("scontrol"):
+            os.environ["MASTER_ADDR"] = subprocess.getoutput(
+                f"scontrol show hostname {nodes} | head -n1").strip()
+        elif not any(c in nodes for c in "[],"):
+            os.environ["MASTER_ADDR"] = nodes  # a single host needs no expansion
+        else:
+            from .errors import UsageError
+            raise UsageError(f"cannot expand SLURM_NODELIST={nodes!r} without scontrol; set "
+                             "MASTER_ADDR to the first node's address")
     os.environ["WORLD_SIZE"] = os.environ["SLURM_NTASKS"]
     os.environ["RANK"] = os.environ["SLURM_PROCID"]
     os.environ["LOCAL_RANK"] = os.environ.get("SLURM_LOCALID", "0")

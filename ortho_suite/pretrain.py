@@ -197,17 +197,26 @@ def build_model(cfg: Config):
 
 
 def check_data(cfg: Config) -> None:
-    """Build the training dataset without loading it: missing or corrupt data raises DataError
-    (exit 2) before any file of the run is written."""
+    """Missing or corrupt data raises DataError (exit 2) before any file of the run is written.
+
+    Datasets held in memory as arrays (CIFAR, Fashion-MNIST) are read in full, which finds a
+    truncated or damaged file (a second read of a few seconds at most); folder datasets
+    (ImageNet) are only built, which finds missing folders and classes without a scan of
+    every image.
+    """
     _register_suite_modules()
     from mmengine.registry import DefaultScope
 
     from mmselfsup.registry import DATASETS
 
+    from .datasets.base import ArrayImageDataset
+
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset_cfg.lazy_init = True
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        DATASETS.build(dataset_cfg)
+        dataset = DATASETS.build(dataset_cfg)
+    if isinstance(dataset, ArrayImageDataset):
+        dataset.full_init()
 
 
 def _check_launch(cfg: Config, launcher: str) -> int:

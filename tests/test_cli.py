@@ -1,7 +1,5 @@
-"""The command line: catalog listing and the one-line, exit-2 contract for bad input."""
+"""The command line: catalog listing, and the exit-2 contract from a real process."""
 from __future__ import annotations
-
-import pytest
 
 from ortho_suite import catalog
 from ortho_suite.cli import main
@@ -18,20 +16,6 @@ def _pretrain_args(work_dir, **overrides) -> list[str]:
             "--work-dir", str(work_dir)]
 
 
-@pytest.mark.parametrize("field,kind", [("method", "methods"), ("reg", "regularizers"),
-                                        ("backbone", "backbones"), ("dataset", "datasets")])
-def test_unknown_name_is_one_line_listing_valid_names_exit_2(tmp_path, capsys, field, kind):
-    work_dir = tmp_path / "run"
-    code = main(_pretrain_args(work_dir, **{field: "nosuch"}))
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1, err
-    assert "'nosuch'" in err
-    for name in catalog.CATALOG[kind]:
-        assert name in err
-    assert not work_dir.exists(), "bad input must not write anything"
-
-
 def test_unknown_method_from_a_real_process_has_no_traceback(tmp_path):
     """The issue's acceptance check, through the real entry point in a fresh interpreter."""
     proc = run_cli(*_pretrain_args(tmp_path / "run", method="nosuch"))
@@ -44,27 +28,7 @@ def test_unknown_method_from_a_real_process_has_no_traceback(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("options,fragment", [
-    (["model.backbone.width"], "malformed --cfg-options entry"),
-    (["modle.backbone.width=8"], "'modle' is not in the composed config"),
-    (["model.backbone.depth.x=1"], "is a value, not a section"),
-])
-def test_bad_cfg_options_exit_2(tmp_path, capsys, options, fragment):
-    code = main(_pretrain_args(tmp_path / "run") + ["--cfg-options", *options])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and fragment in err, err
-    assert not (tmp_path / "run").exists()
-
-
-def test_missing_required_argument_is_one_line(capsys):
-    assert main(["pretrain", "--method", "simclr"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--backbone" in err and "--work-dir" in err
-
-
-def test_nonpositive_epochs_rejected(tmp_path, capsys):
-    assert main(_pretrain_args(tmp_path / "run") + ["--epochs", "0"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+# Every other bad input: tests/test_bad_input.py (one table).
 
 
 def test_list_prints_every_registered_name(capsys):

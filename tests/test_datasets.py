@@ -186,19 +186,6 @@ def test_imagenet_missing_split_folder(tmp_path):
 
 # ---------------------------------------------------------------- command line
 
-@pytest.mark.parametrize("dataset,fragment", [("cifar10", "CIFAR-10 not found"),
-                                              ("fmnist", "apt-get install dataset-fashion-mnist"),
-                                              ("imagenet100", "split folder")])
-def test_missing_data_exits_2_before_writing(tmp_path, capsys, dataset, fragment):
-    work_dir = tmp_path / "run"
-    code = main(["pretrain", "--method", "simclr", "--backbone", "resnet18_cifar",
-                 "--dataset", dataset, "--data-root", str(tmp_path / "nothing"),
-                 "--work-dir", str(work_dir)])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and fragment in err, err
-    assert not work_dir.exists()
-
-
 def test_corrupt_cifar_exits_2_naming_both_checksums(tmp_path, capsys):
     make_cifar(tmp_path, CIFAR10_FORMAT, archive=True)
     code = main(["pretrain", "--method", "simclr", "--backbone", "resnet18_cifar",

@@ -68,13 +68,6 @@ def test_regularized_run_has_more_orthogonal_weights(trained_runs, tmp_path):
     assert all(p.is_file() for p in written)
 
 
-def test_evaluate_unfinished_run_exits_2(tmp_path, capsys):
-    (tmp_path / "run").mkdir()
-    assert main(["evaluate", "--work-dir", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is not a finished run" in err
-
-
 def test_evaluate_unknown_protocol_exits_2(trained_runs, tmp_path, capsys):
     code = main(["evaluate", "--work-dir", str(trained_runs["none"]), "--out", str(tmp_path / "o"),
                  "--protocol", "nosuch"])

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -89,21 +87,3 @@ def test_cli_pretrain_end_to_end(tmp_path, tiny_options):
     reloaded = Config.fromfile(str(work_dir / "config.py"))
     assert pretrain.config_hash(reloaded) == summary["config_sha256"]
     assert reloaded.model.backbone.width == 8
-
-
-def test_two_process_ddp_on_cpu_with_torchrun(tmp_path, tiny_options):
-    """`--launcher pytorch` under torchrun: gloo process group, DDP wrapper without device ids,
-    only rank 0 writes. (Equivalence with a 1-process run belongs to the reliability tests.)"""
-    work_dir = tmp_path / "ddp"
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "ortho_suite", "pretrain", "--method", "simclr",
-         "--backbone", "resnet18_cifar", "--dataset", "synthetic", "--work-dir", str(work_dir),
-         "--epochs", "1", "--launcher", "pytorch", "--cfg-options", *tiny_options],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads((work_dir / "summary.json").read_text())
-    # 64 images, 16 per process, 2 processes: 2 iterations of a global batch of 32
-    assert summary["world_size"] == 2 and summary["iterations"] == 2
-    assert summary["status"] == "finished"
-    assert proc.stdout.count("ortho-suite: finished") == 1
