@@ -35,6 +35,8 @@ def _evaluation_fields(path: Path) -> dict:
     if not path.is_file():
         return {}
     m = json.loads(path.read_text())
+    if m.get("status") != "evaluated":  # a diverged run records no metrics
+        return {}
     return {"probe_top1": m["linear_probe"]["top1"], "knn_top1": m["knn_cosine_k200_top1"],
             "repr_effective_rank": m["representation"]["effective_rank"],
             "repr_collapsed_dims": m["representation"]["collapsed_dims"],
@@ -64,7 +66,7 @@ def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = 
 
 
 PROVENANCE_FIELDS = ("seed", "config_sha256", "git_commit", "packages", "hardware", "wall_time_s",
-                     "world_size", "batch_size_per_process")
+                     "world_size", "batch_size_global", "batch_size_per_process", "resumed_from")
 
 
 def collect_provenance(runs_dir: Path, run_ids: list[str]) -> dict:
@@ -91,7 +93,7 @@ def regularizer_groups(frame: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     groups of two or more finished runs."""
     groups: dict[tuple, list[tuple[str, str]]] = {}
     for row in frame.to_dict(orient="records"):
-        if row["status"] == "missing":
+        if row["status"] != "finished":  # missing, or diverged (no spectra)
             continue
         groups.setdefault(tuple(row[k] for k in GROUP_KEYS), []).append((row["reg"], row["run"]))
     return {"_".join(str(v) for v in key): members for key, members in groups.items()

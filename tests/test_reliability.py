@@ -1,0 +1,146 @@
+"""Crash and divergence: a run killed with SIGKILL resumes from its last checkpoint and ends
+bitwise where an uninterrupted run ends; a non-finite loss stops a run as ``diverged`` and the
+rest of the pipeline (evaluation, summary, tables) goes on."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ortho_suite import pretrain, report
+from ortho_suite.cli import main
+from ortho_suite.errors import UsageError
+from ortho_suite.render import render_profile
+from ortho_suite.tables import DIVERGED
+
+from .conftest import REPO, TINY_OPTIONS
+from .test_tables import _toy_project
+
+# BYOL: its EMA target network and momentum schedule must resume too. 128 images in batches of
+# 16: 8 iterations per epoch, 3 epochs; the online monitor runs after each epoch.
+RESUME_OPTIONS = [*TINY_OPTIONS, "train_dataloader.dataset.num_samples=128",
+                  "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False"]
+
+
+def _pretrain_cmd(work_dir) -> list[str]:
+    return [sys.executable, "-m", "ortho_suite", "pretrain", "--method", "byol",
+            "--backbone", "resnet18_cifar", "--dataset", "synthetic", "--work-dir", str(work_dir),
+            "--epochs", "3", "--cfg-options", *RESUME_OPTIONS]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONWARNINGS="ignore")
+
+
+def test_sigkill_after_the_first_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    proc = subprocess.run(_pretrain_cmd(full), cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    run = subprocess.Popen(_pretrain_cmd(killed), cwd=REPO, env=_env(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    # mmengine writes `last_checkpoint` after the checkpoint file is complete
+    while not (killed / "last_checkpoint").exists() and run.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert (killed / "epoch_1.pth").is_file() and not (killed / "epoch_3.pth").exists()
+    assert not (killed / pretrain.SUMMARY_FILE).exists()
+
+    proc = subprocess.run(_pretrain_cmd(killed), cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "finished: 24 iterations (resumed at epoch 1)" in proc.stdout
+    a = json.loads((full / pretrain.SUMMARY_FILE).read_text())
+    b = json.loads((killed / pretrain.SUMMARY_FILE).read_text())
+    assert b["resumed_from"] == [{"epoch": 1, "iteration": 8}] and a["resumed_from"] == []
+    assert b["train_log"] == a["train_log"]  # every loss of every iteration, bitwise
+    assert b["monitor"] == a["monitor"] and len(a["monitor"]) == 3
+    wa = torch.load(full / "epoch_3.pth", map_location="cpu", weights_only=False)["state_dict"]
+    wb = torch.load(killed / "epoch_3.pth", map_location="cpu", weights_only=False)["state_dict"]
+    assert wa.keys() == wb.keys() and any(k.startswith("target_net") for k in wa)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _config(tmp_path, width=8):
+    return pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", tmp_path / "run",
+                                   cfg_options=[f"model.backbone.width={width}"])
+
+
+def _leave_run(cfg, epochs=(1, 2), finished=False):
+    """A work dir as a run of ``cfg`` leaves it: config.py, checkpoints, maybe the summary."""
+    work_dir = pretrain.Path(cfg.work_dir)
+    work_dir.mkdir(parents=True)
+    cfg.dump(str(work_dir / pretrain.CONFIG_FILE))
+    for epoch in epochs:
+        torch.save({"meta": {"epoch": epoch}}, work_dir / f"epoch_{epoch}.pth")
+    if finished:
+        (work_dir / pretrain.SUMMARY_FILE).write_text("{}")
+    return work_dir
+
+
+def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
+    cfg = _config(tmp_path)
+    work_dir = _leave_run(cfg)
+    assert pretrain.plan_resume(cfg) == work_dir / "epoch_2.pth"
+    # killed while writing epoch 3: a truncated file is skipped, epoch 2 is still there
+    data = (work_dir / "epoch_2.pth").read_bytes()
+    (work_dir / "epoch_3.pth").write_bytes(data[: len(data) // 2])
+    assert pretrain.plan_resume(cfg) == work_dir / "epoch_2.pth"
+    assert pretrain.plan_resume(cfg, restart=True) is None
+
+
+def test_a_finished_run_is_trained_again_and_another_config_needs_consent(tmp_path):
+    cfg = _config(tmp_path)
+    _leave_run(cfg, finished=True)
+    assert pretrain.plan_resume(cfg) is None  # re-running a finished run starts over
+    other = _config(tmp_path, width=16)
+    with pytest.raises(UsageError, match="holds a run of another config"):
+        pretrain.plan_resume(other)
+    assert pretrain.plan_resume(other, replace_other_config=True) is None
+    shutil.rmtree(cfg.work_dir)
+    _leave_run(cfg)  # unfinished: replacing another config's run never resumes it
+    assert pretrain.plan_resume(other, replace_other_config=True) is None
+
+
+def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, capsys):
+    """lr = 1e30 makes the second loss NaN. pretrain and evaluate still exit 0 (a diverged run
+    is a result), the summary and metrics record where, and the tables mark the cell."""
+    params, bench, results = _toy_project(tmp_path)
+    runs_dir = tmp_path / "work_dirs"
+    work_dir = runs_dir / "simclr_so_s0"
+    code = main(["pretrain", "--method", "simclr", "--reg", "so", "--backbone", "resnet18_cifar",
+                 "--dataset", "synthetic", "--work-dir", str(work_dir), "--epochs", "2",
+                 "--cfg-options", *TINY_OPTIONS, "optim_wrapper.optimizer.lr=1e30"])
+    out = capsys.readouterr().out
+    assert code == 0 and "diverged: non-finite loss at iteration 2" in out
+    summary = json.loads((work_dir / pretrain.SUMMARY_FILE).read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at_iteration"] == 2
+    assert summary["iterations"] == 2  # stopped at once, not trained to the end on NaN weights
+    assert summary["loss_last_finite"] == summary["train_log"][0]["loss"] > 0
+    assert not list(work_dir.glob("epoch_*.pth"))
+
+    run_results = results / "runs" / "simclr_so_s0"
+    shutil.rmtree(run_results)
+    assert main(["evaluate", "--work-dir", str(work_dir), "--out", str(run_results)]) == 0
+    metrics = json.loads((run_results / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and metrics["diverged_at_iteration"] == 2
+    assert metrics["loss_last_finite"] == summary["loss_last_finite"]
+    assert (run_results / "spectra.json").is_file() and (run_results / "plots").is_dir()
+
+    report.write_summary(runs_dir, ["simclr_so_s0"], results, "smoke", "toy")
+    render_profile(params, bench, results)
+    table = json.loads((results / "tables" / "toy.json").read_text())
+    cell = next(c for c in table["cells"] if (c["row"], c["column"]) == ("simclr", "so"))
+    assert cell["verdict"] == DIVERGED
+    assert "diverged" in (results / "leaderboard.md").read_text()
