@@ -26,7 +26,14 @@ PARAMS_HEADER = """\
 # `dvc exp run -S runs.<id>.<field>=...`; changing one run re-runs only that run and the renderers.
 # To switch profile run `ortho-suite profile <name>` (not `-S profile=...`: DVC cannot re-select
 # the runs of a foreach from another parameter).
+# `launch` says how this machine starts each pretraining run (README: Distributed runs), e.g.
+#   prefix: torchrun --standalone --nproc_per_node 8 --no-python, launcher: pytorch
+#   prefix: srun --ntasks 8 --gres gpu:8, launcher: slurm
+# it is kept when another profile is selected.
 """
+
+# One process, no launcher: what every profile runs with unless the machine says otherwise.
+DEFAULT_LAUNCH = {"prefix": "", "launcher": "none"}
 
 
 def profile_path(name: str, directory: str | Path = "benchmarks/profiles") -> Path:
@@ -57,16 +64,29 @@ def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> di
     return {"name": name, **data}
 
 
-def params_of(profile: dict) -> dict:
+def params_of(profile: dict, launch: dict | None = None) -> dict:
     return {"profile": profile["name"], "profile_summary": profile["summary"],
             "profile_note": profile["note"], "comparable": profile["comparable"],
-            "eval": profile["eval"], "runs": profile["runs"]}
+            "eval": profile["eval"], "launch": dict(launch or DEFAULT_LAUNCH),
+            "runs": profile["runs"]}
+
+
+def _current_launch(params_path: Path) -> dict | None:
+    """The ``launch`` section of an existing params file (a machine setting, not a profile's)."""
+    if not params_path.is_file():
+        return None
+    try:
+        launch = (yaml.safe_load(params_path.read_text()) or {}).get("launch")
+    except (yaml.YAMLError, AttributeError):
+        return None
+    return launch if isinstance(launch, dict) and set(launch) == set(DEFAULT_LAUNCH) else None
 
 
 def write_params(name: str, params_path: str | Path = "params.yaml",
                  directory: str | Path = "benchmarks/profiles") -> dict:
-    """Make ``name`` the active profile: rewrite ``params_path`` from its profile file."""
-    params = params_of(load_profile(name, directory))
+    """Make ``name`` the active profile: rewrite ``params_path`` from its profile file, keeping
+    its ``launch`` section."""
+    params = params_of(load_profile(name, directory), _current_launch(Path(params_path)))
     text = PARAMS_HEADER.format(name=name) + yaml.safe_dump(params, sort_keys=False, width=100)
     atomic_write_text(Path(params_path), text)
     return params

@@ -87,7 +87,7 @@ def _fake_summary(run_dir: Path, **fields) -> None:
 def _fake_metrics(run_dir: Path) -> None:
     run_dir.mkdir(parents=True)
     (run_dir / "metrics.json").write_text(json.dumps({
-        "linear_probe": {"top1": 71.25}, "knn_cosine_k200_top1": 70.5,
+        "status": "evaluated", "linear_probe": {"top1": 71.25}, "knn_cosine_k200_top1": 70.5,
         "representation": {"effective_rank": 14.25, "collapsed_dims": 3},
         "weights_mean_so_penalty": 61.5}))
 
