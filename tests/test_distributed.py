@@ -29,7 +29,7 @@ FIXED_VIEWS = [f"model.data_preprocessor.views.{v}.{key}={value}" for v in (0, 1
                                   ("hflip", 0), ("jitter", 0), ("grayscale", 0), ("blur", 0),
                                   ("solarize", 0)]]
 OPTIONS = [*TINY_OPTIONS, *FIXED_VIEWS, "train_dataloader.num_workers=0",
-           "train_dataloader.persistent_workers=False", "custom_hooks.2.interval=0"]
+           "train_dataloader.persistent_workers=False", "custom_hooks.1.interval=0"]
 
 
 def _pretrain_args(work_dir, launcher="none") -> list[str]:

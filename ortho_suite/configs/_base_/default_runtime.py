@@ -21,8 +21,8 @@ default_hooks = dict(
 # effective rank of the representation every `interval` epochs (ortho_suite/engine/hooks.py).
 custom_hooks = [
     dict(type='TrainingRecordHook'),
-    dict(type='RandomStateHook'),
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
+    dict(type='RandomStateHook'),
 ]
 
 # How a GPU executes the step; ortho_suite.pretrain.apply_speed turns these into mmengine settings.
