@@ -228,7 +228,7 @@ def _check_launch(cfg: Config, launcher: str) -> int:
     if missing:
         starter = "torchrun" if launcher == "pytorch" else "srun"
         raise UsageError(f"--launcher {launcher} needs {', '.join(missing)} in the environment; "
-                         f"start the command with {starter} (README: Distributed runs)")
+                         f"start the command with {starter} (README: Several processes)")
     world = compat.launch_world_size(launcher)
     batch = cfg.train_dataloader.batch_size
     if batch % world:

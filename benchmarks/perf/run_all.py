@@ -36,8 +36,8 @@ PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, i
         "train_throughput": ("train_throughput", [
             "--width", "16", "--batch", "64", "--warmup", "3", "--iters", "6", "--rounds", "2",
             "--workers", "2", "--speed", "fp32"]),
-        "or_overhead": ("or_overhead", ["--width", "32", "--batch", "128", "--reps", "5"]),
-        "eval_times": ("eval_times", ["--extract", "2048", "--width", "64"]),
+        "or_overhead": ("or_overhead", ["--width", "32", "--batch", "128", "--reps", "4"]),
+        "eval_times": ("eval_times", ["--extract", "1024", "--width", "64"]),
     },
     "gpu": {
         "train_throughput": ("train_throughput", [
@@ -76,15 +76,19 @@ def dvc_noop(device: str) -> Path | None:
     return _write(f"dvc_noop_{device}", {"benchmark": "dvc_noop", "noop_repro_s": round(seconds, 2)})
 
 
-def pipeline_times(device: str) -> Path:
-    """``make repro`` on a fresh clone of HEAD (environment sync included), then a no-op one."""
+def pipeline_times(device: str, keep: Path | None = None) -> Path:
+    """``make repro`` on a fresh clone of HEAD (environment sync included), a second ``make
+    repro`` (environment check + no-op pipeline) and a no-op ``dvc repro``. ``keep``: clone into
+    this folder and leave it (its ``dvc.lock`` and ``results/`` are the pipeline's outputs)."""
     with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "clone"
+        clone = Path(keep) if keep else Path(tmp) / "clone"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
         timings = {}
-        for label in ("fresh_make_repro_s", "second_make_repro_s"):
+        for label, cmd in [("fresh_make_repro_s", ["make", "repro"]),
+                           ("second_make_repro_s", ["make", "repro"]),
+                           ("noop_dvc_repro_s", [str(clone / ".venv" / "bin" / "dvc"), "repro"])]:
             start = time.perf_counter()
-            subprocess.run(["make", "repro"], cwd=clone, check=True, capture_output=True)
+            subprocess.run(cmd, cwd=clone, check=True, capture_output=True)
             timings[label] = round(time.perf_counter() - start, 1)
     return _write(f"pipeline_times_{device}", {"benchmark": "pipeline_times", **timings})
 
@@ -107,8 +111,11 @@ def headline(path: Path) -> list[tuple[str, str]]:
         rows = [(f"train images/s {k}", f"{v:,.0f}") for k, v in report["images_per_s_median"].items()]
         return rows + [(f"ratio {k}", f"{v:.2f}") for k, v in report["ratios"].items()]
     if kind == "or_overhead":
-        return [(f"OR step overhead {reg} ({report.get('speed', 'fp32')})", f"{100 * v:+.1f}%")
-                for reg, v in report["step_overhead_vs_none"].items()]
+        speed = report.get("speed", "fp32")
+        return ([(f"OR step overhead {reg} ({speed})", f"{100 * v:+.1f}%")
+                 for reg, v in report["step_overhead_vs_none"].items()]
+                + [(f"OR penalty alone {reg} / step ({speed})", f"{100 * v:.1f}%")
+                   for reg, v in report.get("penalty_share_of_none_step", {}).items()])
     if kind == "eval_times":
         rows = [(k, f"{v:.2f} s") for k, v in report["seconds"].items()]
         if "extraction" in report:
@@ -122,6 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", default=None, help="run only these benchmarks")
     parser.add_argument("--pipeline", action="store_true",
                         help="also time `make repro` on a fresh clone (minutes on CPU)")
+    parser.add_argument("--keep-clone", type=Path, default=None, metavar="DIR",
+                        help="with --pipeline: clone into DIR and keep it")
     args = parser.parse_args(argv)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     written = []
@@ -131,7 +140,7 @@ def main(argv=None) -> int:
     if device == "cpu" and (args.only is None or "dvc_noop" in args.only):
         written.append(dvc_noop(device))
     if args.pipeline:
-        written.append(pipeline_times(device))
+        written.append(pipeline_times(device, args.keep_clone))
     print(f"\nperformance summary ({device}; JSON in {RESULTS.relative_to(ROOT)}/)")
     for path in filter(None, written):
         for label, value in headline(path):
