@@ -14,7 +14,7 @@ import yaml
 from ortho_suite import tables as T
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
-from ortho_suite.profiles import load_profile, params_of
+from ortho_suite.profiles import DEFAULT_LAUNCH, load_profile, params_of, write_params
 from ortho_suite.render import render_profile
 
 from .conftest import REPO
@@ -300,6 +300,23 @@ def test_params_of_another_profile_are_refused(tmp_path):
 def test_repository_params_are_the_smoke_profile():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params == params_of(load_profile("smoke", REPO / "benchmarks" / "profiles"))
+
+
+def test_profile_switch_keeps_the_machines_launch_section(tmp_path):
+    """`launch` says how this machine starts each pretraining command (torchrun, srun): a
+    machine setting that selecting another profile must not reset."""
+    params, profiles = tmp_path / "params.yaml", REPO / "benchmarks" / "profiles"
+    write_params("smoke", params, profiles)
+    data = yaml.safe_load(params.read_text())
+    assert data["launch"] == DEFAULT_LAUNCH
+    data["launch"] = {"prefix": "srun --ntasks 8", "launcher": "slurm"}
+    params.write_text(yaml.safe_dump(data))
+    write_params("cifar100", params, profiles)
+    data = yaml.safe_load(params.read_text())
+    assert data["profile"] == "cifar100"
+    assert data["launch"] == {"prefix": "srun --ntasks 8", "launcher": "slurm"}
+    cmd = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["pretrain"]["do"]["cmd"]
+    assert cmd.startswith("${launch.prefix} ortho-suite pretrain --launcher ${launch.launcher}")
 
 
 @pytest.mark.parametrize("name", ["smoke", "fmnist", "cifar10", "cifar100", "imagenet100", "imagenet"])
