@@ -144,3 +144,28 @@ def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, c
     cell = next(c for c in table["cells"] if (c["row"], c["column"]) == ("simclr", "so"))
     assert cell["verdict"] == DIVERGED
     assert "diverged" in (results / "leaderboard.md").read_text()
+
+
+def test_an_interrupted_render_leaves_every_previous_file_whole(tmp_path, monkeypatch):
+    """Killed between writing a table's temporary file and renaming it, a render leaves the
+    previous table in place, byte for byte, and no temporary file behind."""
+    params, bench, results = _toy_project(tmp_path)
+    render_profile(params, bench, results)
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    (results / "runs" / "simclr_so_s0" / "metrics.json").unlink()  # the next render differs
+
+    real_replace = os.replace
+
+    def interrupted(src, dst):
+        if str(dst).endswith(".md"):
+            raise KeyboardInterrupt  # as a kill would, after the temporary file was written
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render_profile(params, bench, results)
+    monkeypatch.setattr(os, "replace", real_replace)
+    md = [p for p in before if p.suffix == ".md"]
+    assert md and all(p.read_bytes() == before[p] for p in md)
+    assert not [p for p in results.rglob("*.tmp")]
+    assert json.loads((results / "tables" / "toy.json").read_text())["table"] == "toy"
