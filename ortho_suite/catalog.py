@@ -39,6 +39,22 @@ METHODS = {
               "Jing et al., ICLR 2022; official code", "methods/directclr.py"),
         Entry("intl", "IterNorm-whitened projections, normalized MSE + trace loss",
               "Weng et al., ICLR 2024; official code", "methods/intl.py"),
+        Entry("intl_ema", "INTL with an EMA target: online crops regress the target's first crop",
+              "Weng et al., ICLR 2024; official code (INTL_M)", "methods/intl_ema.py"),
+        Entry("wmse", "Cholesky-whitened projections in slices, normalized MSE",
+              "Ermolov et al., ICML 2021; solo-learn recipe", "methods/wmse.py"),
+        Entry("dino", "student vs EMA teacher over prototypes, centring, 2 crops (no multi-crop)",
+              "Caron et al., ICCV 2021; solo-learn recipe", "methods/dino.py"),
+        Entry("nnbyol", "BYOL regressing the target's nearest neighbour in a queue",
+              "solo-learn NNBYOL; Dwibedi et al., ICCV 2021 (NNCLR)", "methods/nnbyol.py"),
+        Entry("mocov2plus", "symmetric InfoNCE vs momentum keys and a queue per view",
+              "Chen et al. 2020 (MoCo v2); solo-learn recipe; mmselfsup MoCo", "methods/mocov2plus.py"),
+        Entry("mocov3", "predictor vs momentum projections, in-batch InfoNCE x 2 temperature",
+              "Chen, Xie, He, ICCV 2021; solo-learn recipe; mmselfsup MoCoV3", "methods/mocov3.py"),
+        Entry("simsiam", "predictor regresses the other view's projection, stop-gradient",
+              "Chen, He, CVPR 2021; solo-learn recipe; mmselfsup SimSiam", "methods/simsiam.py"),
+        Entry("swav", "swapped prediction of Sinkhorn codes over prototypes, 2 crops, queue",
+              "Caron et al., NeurIPS 2020; solo-learn recipe; mmselfsup SwAV", "methods/swav.py"),
     ]
 }
 
@@ -65,6 +81,21 @@ BACKBONES = {
               "He et al. 2016; mmselfsup ResNet", "backbones/resnet18.py", family="resnet18"),
         Entry("resnet50", "ResNet-50, ImageNet stem (7x7 stride-2 conv, max-pool), width x",
               "He et al. 2016; mmselfsup ResNet", "backbones/resnet50.py", family="resnet50"),
+        Entry("resnet50_cifar", "ResNet-50, CIFAR stem (3x3 conv, stride 1, no max-pool), width x",
+              "He et al. 2016; CIFAR variant as in solo-learn", "backbones/resnet50_cifar.py",
+              family="resnet50"),
+        Entry("wrn28_2", "WideResNet-28-2, pre-activation blocks, 128-d representation, width x",
+              "Zagoruyko, Komodakis 2016; solo-learn wide_resnet28w2", "backbones/wrn28_2.py",
+              family="wideresnet28w2"),
+        Entry("vit_tiny", "ViT-tiny (embed 192, depth 12, 3 heads), 32 px, patch 4, CLS token",
+              "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_tiny.py",
+              family="vit_tiny"),
+        Entry("vit_small", "ViT-small (embed 384, depth 12, 6 heads), 32 px, patch 4, CLS token",
+              "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_small.py",
+              family="vit_small"),
+        Entry("vit_base", "ViT-base (embed 768, depth 12, 12 heads), 32 px, patch 4, CLS token",
+              "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_base.py",
+              family="vit_base"),
     ]
 }
 
@@ -133,17 +164,10 @@ PROFILES = {
 # table file an error instead of a silently empty cell.
 PLANNED = {
     "methods": {
-        "mocov2plus": "MoCo v2+ (solo-learn)", "mocov3": "MoCo v3 (solo-learn)",
-        "moco": "MoCo (LightlySSL)", "nnbyol": "NNBYOL (solo-learn)",
-        "nnclr": "NNCLR", "dino": "DINO without multi-crop", "simsiam": "SimSiam",
-        "swav": "SwAV", "wmse": "W-MSE", "dcl": "DCL (LightlySSL)", "dclw": "DCLW (LightlySSL)",
-        "intl_ema": "INTL with an EMA target (multi-crop)",
+        "moco": "MoCo (LightlySSL)", "nnclr": "NNCLR",
+        "dcl": "DCL (LightlySSL)", "dclw": "DCLW (LightlySSL)",
     },
-    "backbones": {
-        "resnet50_cifar": "ResNet-50, CIFAR stem", "wrn28_2": "WideResNet-28-2",
-        "vit_tiny": "ViT-tiny at CIFAR resolution", "vit_small": "ViT-small at CIFAR resolution",
-        "vit_base": "ViT-base at CIFAR resolution",
-    },
+    "backbones": {},
     "datasets": {
         "food101": "Food-101 (transfer)", "flowers102": "Flowers-102 (transfer)",
         "dtd": "DTD (transfer)", "gtsrb": "GTSRB (transfer)",

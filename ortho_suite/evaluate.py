@@ -5,8 +5,10 @@
    view): the representation (pooled backbone output) of the train and test splits, and, on the
    first ``spectral_batch`` test images (4,096 in the OR paper), the hidden features after each
    stage (global-average pooled: the paper does not say how it reduces feature maps, and
-   flattened maps are too wide to diagonalize) and the embedding (projector output). Cached in
-   ``cache_dir/features.pt``, keyed by the checkpoint's MD5; later evaluations reuse it.
+   flattened maps are too wide to diagonalize; a ViT's hidden features are its CLS token after
+   each block, ``feature_stages`` of ortho_suite/models/vit.py) and the embedding (projector
+   output). Cached in ``cache_dir/features.pt``, keyed by the checkpoint's MD5; later
+   evaluations reuse it.
 3. k-NN (weighted cosine k=200, T=0.1; unweighted Euclidean 5-NN), the linear probe of the chosen
    protocol, and spectra (float64) of every conv/linear weight of the backbone, each hidden
    feature, the representation and the embedding.
@@ -102,7 +104,8 @@ def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
                                          num_workers=0, collate_fn=default_collate)
     backbone = model.backbone
     saved_indices = backbone.out_indices
-    backbone.out_indices = (1, 2, 3, 4)  # every stage; the last is the representation's source
+    # every stage (a backbone may name its own, e.g. a ViT's blocks); the last is the representation
+    backbone.out_indices = getattr(backbone, "feature_stages", (1, 2, 3, 4))
     reps, labels, hidden, embeds = [], [], None, []
     seen = 0
     try:
@@ -313,18 +316,29 @@ def _write_diverged(summary: dict, out_dir: Path) -> dict:
     return result
 
 
+def _stage_of(name: str) -> str | None:
+    """The stage of a backbone weight: ``layerK`` of a ResNet (shortcuts excluded) or ``blocks.K``
+    of a ViT; None for the stem / patch embedding."""
+    if name.startswith("layer") and "downsample" not in name:
+        return name.split(".")[0]
+    if name.startswith("blocks."):
+        return ".".join(name.split(".")[:2])
+    return None
+
+
 def _last_conv_of_each_stage(names: list[str]) -> list[str]:
+    """The last conv (ResNet) or Linear (ViT block: mlp.fc2) weight of each stage."""
     last = {}
     for name in names:
-        if name.startswith("layer") and "downsample" not in name:
-            last[name.split(".")[0]] = name
+        if _stage_of(name) is not None:
+            last[_stage_of(name)] = name
     return list(last.values())
 
 
 def _write_plots(plot_dir: Path, spectra: dict, log_spectra: dict, weights) -> None:
     weight_names = [name for name, _ in weights]
     chosen = _last_conv_of_each_stage(weight_names)
-    plots.plot_eigenspectra({n.split(".")[0]: spectra[f"weight/{n}"] for n in chosen},
+    plots.plot_eigenspectra({_stage_of(n): spectra[f"weight/{n}"] for n in chosen},
                             "weights: last conv of each stage", plot_dir / "weight_spectra.png")
     plots.plot_eigenspectra({k.split("/")[-1]: v for k, v in spectra.items()
                              if not k.startswith("weight/")},

@@ -156,11 +156,16 @@ def cholesky_whiten(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
 
 
 def wmse_loss(z1: torch.Tensor, z2: torch.Tensor, w_size: int | None = None, w_iter: int = 1,
-              eps: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+              eps: float = 0.0, generator: torch.Generator | None = None,
+              detach_second: bool = False) -> torch.Tensor:
     """W-MSE with two views (Ermolov et al., ICML 2021; htdt/self-supervised methods/w_mse.py):
     ``w_iter`` times, the batch is split at random into slices of ``w_size`` samples (whole batch
     when None), each slice of each view is whitened on its own, and the normalized MSE of the
-    whitened views is averaged over iterations."""
+    whitened views is averaged over iterations.
+
+    ``detach_second``: no gradient through the second view's whitened output, as solo-learn's
+    ``wmse_loss_func`` (solo/losses/wmse.py, ``cosine_similarity(z1, z2.detach())``); same value,
+    the official code differentiates both views."""
     n = z1.shape[0]
     w_size = w_size or n
     if n % w_size:
@@ -171,5 +176,100 @@ def wmse_loss(z1: torch.Tensor, z2: torch.Tensor, w_size: int | None = None, w_i
         perm = torch.randperm(n, generator=generator).to(z1.device).view(-1, w_size)
         for idx in perm:
             w1[idx], w2[idx] = cholesky_whiten(z1[idx], eps), cholesky_whiten(z2[idx], eps)
-        loss = loss + normalized_mse(w1, w2)
+        loss = loss + normalized_mse(w1, w2.detach() if detach_second else w2)
     return loss / w_iter
+
+
+def dino_loss(student_logits_views: list[torch.Tensor], teacher_logits_views: list[torch.Tensor],
+              center: torch.Tensor, student_temp: float = 0.1,
+              teacher_temp: float = 0.07) -> torch.Tensor:
+    """DINO's cross-entropy between teacher and student (Caron et al., ICCV 2021, Eq. 2-3 and
+    Algorithm 1; solo-learn solo/losses/dino.py). The teacher's centred, sharpened distribution
+    softmax((t - center) / teacher_temp) (no gradient) of each teacher view is the target of
+    log_softmax(s / student_temp) of every student view with another index; each pair's
+    cross-entropy is averaged over the batch, then the pairs are averaged. With two views:
+    (CE(t1, s2) + CE(t2, s1)) / 2. ``center``: [1, K]."""
+    student_log_probs = [F.log_softmax(s / student_temp, dim=1) for s in student_logits_views]
+    targets = [F.softmax((t - center) / teacher_temp, dim=1).detach() for t in teacher_logits_views]
+    terms = [-(q * student_log_probs[v]).sum(dim=1).mean()
+             for iq, q in enumerate(targets) for v in range(len(student_log_probs)) if v != iq]
+    return sum(terms) / len(terms)
+
+
+@torch.no_grad()
+def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor,
+                momentum: float = 0.9) -> torch.Tensor:
+    """DINO's next center (solo-learn DINOLoss.update_center; Caron et al., Eq. 4): the EMA
+    ``momentum * center + (1 - momentum) * mean`` of the teacher logits of every view
+    (``teacher_logits``: [views x N, K]), the mean taken over every process's samples."""
+    batch_center = teacher_logits.sum(dim=0, keepdim=True)
+    count = teacher_logits.shape[0]
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(batch_center)
+        count *= dist.get_world_size()
+    return center * momentum + batch_center / count * (1 - momentum)
+
+
+@torch.no_grad()
+def nearest_neighbours(query: torch.Tensor, support: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's nearest neighbour in the support set by inner product (NNCLR, Dwibedi et al.,
+    ICCV 2021, Eq. 2; solo-learn NNBYOL.find_nn): indices argmax_j <q, s_j> and the rows
+    ``support[idx]``. With L2-normalized rows (as NNCLR / NNBYOL use) this is cosine similarity."""
+    idx = (query @ support.T).argmax(dim=1)
+    return idx, support[idx]
+
+
+def intl_ema_loss(online_views: list[torch.Tensor], target: torch.Tensor, iters: int = 4,
+                  beta: float | None = None, gather: bool = True) -> torch.Tensor:
+    """INTL with an EMA target (winci-ai/INTL methods/intl_m.py, INTL_M): the target network's
+    projection of the first crop, IterNorm-whitened, is the target of every other crop's online
+    projection, IterNorm-whitened: mean over online crops of normalized MSE(online, target) plus
+    beta times the online output's trace loss (the target's has none). Each crop is whitened over
+    the gathered batch; beta = 0.01 (log2(N) - 3) when None."""
+    if gather:
+        online_views, target = [gather_with_grad(z) for z in online_views], gather_with_grad(target)
+    beta = intl_beta(target.shape[0]) if beta is None else beta
+    whitened_target = iternorm(target.detach(), iters)
+    terms = []
+    for z in online_views:
+        whitened = iternorm(z, iters)
+        terms.append(normalized_mse(whitened, whitened_target) + beta * trace_loss(whitened))
+    return sum(terms) / len(terms)
+
+
+@torch.no_grad()
+def sinkhorn_knopp(scores: torch.Tensor, iters: int = 3, epsilon: float = 0.05) -> torch.Tensor:
+    """SwAV's codes (Caron et al., NeurIPS 2020, Sec. 3.1, Eq. 3; solo-learn
+    solo/utils/sinkhorn_knopp.py): Q = exp(scores / epsilon), transposed to K prototypes x B
+    samples, scaled to total 1, then ``iters`` times each prototype's row to 1/K and each sample's
+    column to 1/B; returned as B x K, each row (a sample's soft assignment) summing to 1.
+
+    ``scores``: [B, K] prototype scores of this process's samples. In a distributed run the total
+    and the per-prototype sums cover every process's samples, and B counts them all. No gradient
+    (the codes are targets)."""
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    q = torch.exp(scores / epsilon).T
+    n_prototypes = q.shape[0]
+    n_samples = q.shape[1] * (dist.get_world_size() if distributed else 1)
+    total = q.sum()
+    if distributed:
+        dist.all_reduce(total)
+    q = q / total
+    for _ in range(iters):
+        per_prototype = q.sum(dim=1, keepdim=True)
+        if distributed:
+            dist.all_reduce(per_prototype)
+        q = q / per_prototype / n_prototypes
+        q = q / q.sum(dim=0, keepdim=True) / n_samples
+    return (q * n_samples).T
+
+
+def swav_loss(scores: list[torch.Tensor], codes: list[torch.Tensor],
+              temperature: float = 0.1) -> torch.Tensor:
+    """SwAV's swapped prediction (Caron et al., NeurIPS 2020, Eq. 1-2; solo-learn
+    solo/losses/swav.py): the code of view a (``codes[a]``, [B, K], no gradient) is predicted from
+    every other view v by softmax(scores[v] / temperature); the cross-entropy is averaged over the
+    batch and over the (a, v) pairs. With two views: (CE(q1, p2) + CE(q2, p1)) / 2."""
+    terms = [-(code * F.log_softmax(scores[v] / temperature, dim=1)).sum(dim=1).mean()
+             for a, code in enumerate(codes) for v in range(len(scores)) if v != a]
+    return sum(terms) / len(terms)

@@ -39,9 +39,18 @@ def parse_cfg_options(options: list[str] | None) -> dict:
 
 def _check_option_keys(cfg: Config, options: dict) -> None:
     """A key may add an argument to an existing config dict, not invent a new subtree: this
-    catches typos such as ``modle.backbone.width``."""
+    catches typos such as ``modle.backbone.width``. The exception: a method without a projector
+    may be given one under ``model.neck`` (DirectCLR's Table 2 projectors, models/projectors.py)."""
     tree = cfg.to_dict()
+    adds_neck = (tree["model"].get("neck") is None
+                 and any(k.startswith("model.neck.") for k in options))
+    if adds_neck and "model.neck.type" not in options:
+        raise UsageError("this method has no projector (model.neck); options under model.neck add "
+                         "one and must name its type, e.g. model.neck.type=LinearProjector "
+                         "(projectors: ortho_suite/models/projectors.py)")
     for key in options:
+        if adds_neck and key.startswith("model.neck."):
+            continue
         node = tree
         parts = key.split(".")
         for depth, part in enumerate(parts[:-1]):
@@ -72,27 +81,65 @@ def _fit_schedule_to_epochs(cfg: Config) -> None:
             last["T_max"] = max_epochs - last.get("begin", 0)
 
 
+def _check_batch_multiples(cfg: Config) -> None:
+    """W-MSE whitens slices of w_size samples of the batch; NNBYOL's queue takes whole global
+    batches (solo-learn asserts both)."""
+    batch, algorithm = cfg.train_dataloader.batch_size, cfg.model.get("algorithm")
+    if algorithm == "WMSE" and (batch % cfg.model.w_size
+                                or (cfg.model.eps == 0 and cfg.model.w_size <= cfg.model.neck.out_channels)):
+        raise UsageError(f"W-MSE's whitening size model.w_size={cfg.model.w_size} must divide the "
+                         f"batch size {batch} and exceed the projection's "
+                         f"{cfg.model.neck.out_channels} dimensions (a slice's covariance must be "
+                         "invertible); set --cfg-options model.w_size=N accordingly")
+    if algorithm == "NNBYOL" and cfg.model.queue_size % batch:
+        raise UsageError(f"NNBYOL's queue size model.queue_size={cfg.model.queue_size} must be a "
+                         f"multiple of the global batch size {batch}")
+
+
 def _derive_dependent_fields(cfg: Config) -> None:
     """Fields that follow from others and must never disagree with them."""
     from .models import backbone_feature_dim
+    from .models.projectors import PROJECTORS
 
+    image_size = catalog.lookup("datasets", cfg.ortho_suite.dataset).image_size
+    if cfg.model.backbone.get("img_size", image_size) != image_size:  # ViTs: one position per patch
+        raise UsageError(f"backbone {cfg.ortho_suite.backbone} is built for "
+                         f"{cfg.model.backbone.img_size}px images and dataset "
+                         f"{cfg.ortho_suite.dataset} gives {image_size}px views; set --cfg-options "
+                         f"model.backbone.img_size={image_size} (and a patch_size dividing it)")
+    patch_size = cfg.model.backbone.get("patch_size")
+    if patch_size is not None and (patch_size < 1 or image_size % patch_size):
+        raise UsageError(f"model.backbone.patch_size={patch_size} does not divide the "
+                         f"{image_size}px images into patches; choose a divisor of {image_size}")
     if cfg.model.get("algorithm") == "DirectCLR" and cfg.model.get("dim") is not None:
+        if cfg.model.get("neck") is not None:
+            raise UsageError("DirectCLR with a projector (model.neck) takes its InfoNCE on the "
+                             "projector's whole output; add --cfg-options model.dim=None")
         width = backbone_feature_dim(cfg.model.backbone)
         if cfg.model.dim > width:
             raise UsageError(f"DirectCLR's sub-vector dim {cfg.model.dim} exceeds the "
                              f"representation's {width} dimensions; set --cfg-options "
                              f"model.dim=N with N <= {width}")
+    _check_batch_multiples(cfg)
     neck = cfg.model.get("neck")
     if neck is None:
         return
-    if "in_channels" in neck and neck.get("with_avg_pool", False):
+    pools = neck.get("with_avg_pool", False) and "in_channels" in neck
+    if pools or neck.get("type") in PROJECTORS:  # suite projectors always pool the last stage
         neck.in_channels = backbone_feature_dim(cfg.model.backbone)
+    if neck.get("type") in PROJECTORS and not 1 <= neck.get("rank", 1) <= neck.in_channels:
+        raise UsageError(f"model.neck.rank={neck.rank} must be between 1 and the representation's "
+                         f"{neck.in_channels} dimensions")
     head = cfg.model.get("head") or {}
     if "in_channels" in head:  # e.g. Barlow Twins' cross-correlation head: the projector's width
         head.in_channels = neck.out_channels
     predictor = head.get("predictor")
     if predictor is not None:  # BYOL: the predictor maps a projection to a projection
         predictor.in_channels = predictor.out_channels = neck.out_channels
+    if "feat_dim" in cfg.model:  # MoCo's queued keys and SwAV's prototypes: projection width
+        cfg.model.feat_dim = neck.out_channels
+    if head.get("type") == "MoCoV3Head":  # MoCo v3 scales its cross-entropy by 2 * temperature
+        head.loss.loss_weight = 2 * head.temperature
 
 
 def apply_speed(cfg: Config) -> None:

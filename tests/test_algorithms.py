@@ -15,6 +15,17 @@ PROJ = ["model.neck.hid_channels=128", "model.neck.out_channels=128"]
 OPTIONS = {
     "simclr": PROJ, "byol": PROJ, "barlowtwins": PROJ, "vicreg": PROJ, "intl": PROJ,
     "directclr": ["model.dim=32"],
+    "wmse": ["model.neck.hid_channels=128", "model.neck.out_channels=16", "model.w_size=32"],
+    # DINO: centring raises the teacher's entropy as the center moves; held at 0 (and the
+    # prototypes trained whatever epoch the message hub holds) the loss measures the fit
+    "dino": PROJ + ["model.neck.num_prototypes=256", "model.center_momentum=1.0",
+                    "model.freeze_last_layer_epochs=0"],
+    "nnbyol": PROJ + ["model.head.predictor.hid_channels=128", "model.queue_size=256"],
+    "intl_ema": PROJ,
+    "mocov2plus": PROJ + ["model.queue_len=32"],  # = the batch: one step fills it
+    "mocov3": PROJ + ["model.head.predictor.hid_channels=128"],
+    "simsiam": PROJ + ["model.head.predictor.hid_channels=32"],
+    "swav": PROJ + ["model.num_prototypes=32", "model.queue_length=64"],
 }
 
 
@@ -46,7 +57,10 @@ def test_loss_decreases_on_a_fixed_batch(method):
         opt.step()
         history.append(loss.item())
     assert all(math.isfinite(v) for v in history)
-    assert min(history[-3:]) < history[0], history
+    # MoCo v2+'s first step contrasts with the random initial queue, every later one with this
+    # batch's own previous keys: it can only improve on the second step's loss.
+    start = 1 if method == "mocov2plus" else 0
+    assert min(history[-3:]) < history[start], history
 
 
 @pytest.mark.parametrize("method,objective", [

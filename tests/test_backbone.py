@@ -91,3 +91,56 @@ def test_imagenet_stem_resnet_width_and_train_contract():
     with torch.no_grad():
         (out,) = net(torch.randn(2, 3, 64, 64))
     assert out.shape[1] == backbone_feature_dim(dict(depth=50, width=4)) == 128
+
+
+def test_resnet50_cifar_is_the_torchvision_recipe_with_a_cifar_stem():
+    """The `resnet50_cifar` catalog entry: solo-learn's CIFAR ResNet-50 (torchvision's ResNet-50,
+    3x3 stride-1 stem, no max-pool, no classifier), 2048-d representation at width 64."""
+    from ortho_suite import catalog, pretrain
+
+    entry = catalog.lookup("backbones", "resnet50_cifar")
+    assert entry.family == "resnet50"
+    cfg = pretrain.compose_config("simclr", "resnet50_cifar", "synthetic", "/tmp/unused")
+    ours = pretrain.build_model(cfg).backbone
+    reference = torchvision.models.resnet50()
+    reference.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    reference.maxpool, reference.fc = nn.Identity(), nn.Identity()
+    assert _count(ours) == _count(reference)
+    assert isinstance(ours.maxpool, nn.Identity) and ours.conv1.kernel_size == (3, 3)
+    assert cfg.model.neck.in_channels == 2048
+
+
+def test_or_penalty_covers_every_conv_weight_of_resnet50_cifar():
+    import numpy as np
+
+    from ortho_suite.regularizers import orthogonality_penalty, regularized_weights
+
+    torch.manual_seed(0)
+    net = ResNetCIFAR(depth=50, width=4, out_indices=[4])
+    convs = {n for n, p in net.named_parameters() if p.dim() == 4}
+    assert {name for name, _ in regularized_weights(net)} == convs and len(convs) == 53
+    expected = 0.0
+    for name, p in net.named_parameters():
+        if name in convs:
+            w = p.detach().double().reshape(p.shape[0], -1).numpy()  # (output, input)
+            gram = w @ w.T if w.shape[1] > w.shape[0] else w.T @ w
+            expected += float(np.square(gram - np.eye(len(gram))).sum())
+    assert orthogonality_penalty(net, "so").item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_resnet50_cifar_pretrains_through_the_command_line(tmp_path):
+    import json
+
+    from ortho_suite.cli import main
+
+    rc = main(["pretrain", "--method", "byol", "--backbone", "resnet50_cifar", "--dataset",
+               "synthetic", "--reg", "srip", "--work-dir", str(tmp_path / "r50"), "--epochs", "1",
+               "--cfg-options", "model.backbone.width=8", "model.neck.hid_channels=64",
+               "model.neck.out_channels=32", "train_dataloader.batch_size=16",
+               "train_dataloader.dataset.num_samples=32", "custom_hooks.1.interval=0"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "r50" / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["iterations"] == 2
+    assert all(row["reg_penalty"] > 0 for row in summary["train_log"])
+    config = (tmp_path / "r50" / "config.py").read_text()
+    assert "in_channels=256" in config  # the projector's input: 32 * width

@@ -163,3 +163,81 @@ def test_byol_stops_the_target_gradient():
     p, z = (torch.tensor(x, requires_grad=True) for x in _pair())
     losses.byol_loss(p, z).backward()
     assert p.grad.abs().sum() > 0 and z.grad is None
+
+
+def _softmax(v):
+    e = np.exp(v - v.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_dino_loss_is_the_cross_entropy_of_centred_sharpened_teacher_and_student():
+    rng = np.random.default_rng(4)
+    students = [rng.normal(size=(8, 12)) for _ in range(3)]  # 2 global views + 1 extra crop
+    teachers = [rng.normal(size=(8, 12)) for _ in range(2)]  # teacher: global views only
+    center = rng.normal(size=(1, 12)) * 0.3
+    total, pairs = 0.0, 0
+    for iq, t in enumerate(teachers):
+        q = _softmax((t - center) / 0.04)
+        for iv, s in enumerate(students):
+            if iv == iq:
+                continue
+            log_p = s / 0.1 - np.array([_logsumexp(row / 0.1) for row in s])[:, None]
+            total += np.mean(-(q * log_p).sum(axis=1))
+            pairs += 1
+    ours = losses.dino_loss(_t(*students), _t(*teachers), torch.from_numpy(center),
+                            student_temp=0.1, teacher_temp=0.04).item()
+    assert pairs == 4 and ours == pytest.approx(total / pairs, rel=RTOL)
+
+
+def test_dino_teacher_gets_no_gradient_and_center_is_an_ema_of_the_teacher_mean():
+    rng = np.random.default_rng(5)
+    s1, s2, t1, t2 = (torch.tensor(rng.normal(size=(6, 5)), requires_grad=True) for _ in range(4))
+    losses.dino_loss([s1, s2], [t1, t2], torch.zeros(1, 5, dtype=torch.float64)).backward()
+    assert s1.grad.abs().sum() > 0 and s2.grad.abs().sum() > 0
+    assert t1.grad is None and t2.grad is None
+    center = rng.normal(size=(1, 5))
+    teacher = np.concatenate([t1.detach().numpy(), t2.detach().numpy()])
+    expected = 0.9 * center + 0.1 * teacher.mean(axis=0, keepdims=True)
+    ours = losses.dino_center(torch.from_numpy(center), torch.from_numpy(teacher), momentum=0.9)
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-12)
+
+
+def test_nearest_neighbours_by_inner_product():
+    rng = np.random.default_rng(6)
+    query, support = _unit(rng.normal(size=(10, 4))), _unit(rng.normal(size=(50, 4)))
+    expected = np.array([np.argmax([q @ s for s in support]) for q in query])
+    idx, rows = losses.nearest_neighbours(*_t(query, support))
+    np.testing.assert_array_equal(idx.numpy(), expected)
+    np.testing.assert_array_equal(rows.numpy(), support[expected])
+
+
+def test_intl_ema_loss_matches_official_formula():
+    """INTL_M: online crops regress the IterNorm-whitened target crop; trace loss on online
+    outputs only; averaged over the online crops."""
+    rng = np.random.default_rng(7)
+    target = rng.normal(size=(16, 40))
+    online = [target + 0.5 * rng.normal(size=(16, 40)) for _ in range(2)]
+    def tl(z):
+        zc = z - z.mean(1, keepdims=True)
+        return (((zc ** 2).sum(1) / (z.shape[1] - 1) - 1) ** 2).sum()
+    wt = _iternorm_ref(target, 4)
+    beta = 0.01 * (math.log2(16) - 3)
+    expected = np.mean([(2 - 2 * np.mean(np.sum(_unit(_iternorm_ref(z, 4)) * _unit(wt), axis=1)))
+                        + beta * tl(_iternorm_ref(z, 4)) for z in online])
+    ours = losses.intl_ema_loss(_t(*online), torch.from_numpy(target), iters=4)
+    assert ours.item() == pytest.approx(expected, rel=RTOL)
+    zs = [torch.tensor(z, requires_grad=True) for z in online]
+    t = torch.tensor(target, requires_grad=True)
+    losses.intl_ema_loss(zs, t).backward()
+    assert all(z.grad.abs().sum() > 0 for z in zs) and t.grad is None
+
+
+def test_wmse_detach_second_keeps_the_value_and_stops_view_two_gradient():
+    """solo-learn's wmse_loss_func: cosine_similarity(z1, z2.detach())."""
+    a, b = (torch.tensor(x, requires_grad=True) for x in _pair(n=64, d=8))
+    g = torch.Generator().manual_seed(1)
+    detached = losses.wmse_loss(a, b, w_size=32, generator=g, detach_second=True)
+    both = losses.wmse_loss(a, b, w_size=32, generator=torch.Generator().manual_seed(1))
+    assert detached.item() == pytest.approx(both.item(), rel=1e-12)
+    detached.backward()
+    assert a.grad.abs().sum() > 0 and b.grad is None

@@ -3,9 +3,13 @@ from ortho_suite import compat
 
 compat.apply()
 
-from .algorithms import INTL, DirectCLR, VICReg  # noqa: E402
+from .algorithms import INTL, WMSE, DirectCLR, VICReg  # noqa: E402
+from .ema_algorithms import DINO, INTLEMA, NNBYOL, DINOProjector  # noqa: E402
 from .backbones import ResNetCIFAR, ResNetScaled, backbone_feature_dim  # noqa: E402
 from .data_preprocessor import SSLViewsPreprocessor  # noqa: E402
+from .projectors import PROJECTORS  # noqa: E402,F401  (registers the projector necks)
+from .wide_resnet import WideResNet  # noqa: E402
+from .vit import VisionTransformerCLS  # noqa: E402
 from .encoder_regularized import (  # noqa: E402
     EncoderRegularizationMixin,
     EncoderRegularized,
@@ -13,5 +17,5 @@ from .encoder_regularized import (  # noqa: E402
     vicreg_variance_covariance,
 )
 
-__all__ = ["DirectCLR", "INTL", "VICReg", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
-           "EncoderRegularizerSpec", "vicreg_variance_covariance"]
+__all__ = ["DirectCLR", "INTL", "VICReg", "WMSE", "DINO", "DINOProjector", "NNBYOL", "INTLEMA", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
+           "EncoderRegularizerSpec", "vicreg_variance_covariance", "WideResNet", "VisionTransformerCLS"]

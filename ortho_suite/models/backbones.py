@@ -74,6 +74,12 @@ class ResNetCIFAR(ResNetScaled):
 
 def backbone_feature_dim(backbone_cfg: dict) -> int:
     """Dimension of the pooled representation of a ResNet backbone config, without building it."""
+    if backbone_cfg.get("type") == "VisionTransformerCLS":  # the CLS token (models/vit.py)
+        return backbone_cfg["embed_dim"]
+    if backbone_cfg.get("type") == "WideResNet":  # models/wide_resnet.py
+        from .wide_resnet import wide_resnet_feature_dim
+        return wide_resnet_feature_dim(backbone_cfg.get("width", 16),
+                                       backbone_cfg.get("widen_factor", 2))
     depth = backbone_cfg["depth"]
     base = backbone_cfg.get("base_channels", backbone_cfg.get("width", 64))
     expansion = 4 if depth >= 50 else 1
