@@ -183,7 +183,7 @@ def wmse_loss(z1: torch.Tensor, z2: torch.Tensor, w_size: int | None = None, w_i
 def dino_loss(student_logits_views: list[torch.Tensor], teacher_logits_views: list[torch.Tensor],
               center: torch.Tensor, student_temp: float = 0.1,
               teacher_temp: float = 0.07) -> torch.Tensor:
-    """DINO's cross-entropy between teacher and student (Caron et al., ICCV 2021, Eq. 2-3 and
+    """DINO's cross-entropy between teacher and student (Caron et al., ICCV 2021, Sec. 3.1 and
     Algorithm 1; solo-learn solo/losses/dino.py). The teacher's centred, sharpened distribution
     softmax((t - center) / teacher_temp) (no gradient) of each teacher view is the target of
     log_softmax(s / student_temp) of every student view with another index; each pair's
@@ -199,9 +199,10 @@ def dino_loss(student_logits_views: list[torch.Tensor], teacher_logits_views: li
 @torch.no_grad()
 def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor,
                 momentum: float = 0.9) -> torch.Tensor:
-    """DINO's next center (solo-learn DINOLoss.update_center; Caron et al., Eq. 4): the EMA
-    ``momentum * center + (1 - momentum) * mean`` of the teacher logits of every view
-    (``teacher_logits``: [views x N, K]), the mean taken over every process's samples."""
+    """DINO's next center (Caron et al., ICCV 2021, Sec. 3.1; solo-learn
+    DINOLoss.update_center): the EMA ``momentum * center + (1 - momentum) * mean`` of the teacher
+    logits of every view (``teacher_logits``: [views x N, K]), the mean over every process's
+    samples."""
     batch_center = teacher_logits.sum(dim=0, keepdim=True)
     count = teacher_logits.shape[0]
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -211,9 +212,10 @@ def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor,
 
 
 @torch.no_grad()
-def nearest_neighbours(query: torch.Tensor, support: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_neighbours(query: torch.Tensor,
+                       support: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each query's nearest neighbour in the support set by inner product (NNCLR, Dwibedi et al.,
-    ICCV 2021, Eq. 2; solo-learn NNBYOL.find_nn): indices argmax_j <q, s_j> and the rows
+    ICCV 2021, Sec. 3; solo-learn NNBYOL.find_nn): indices argmax_j <q, s_j> and the rows
     ``support[idx]``. With L2-normalized rows (as NNCLR / NNBYOL use) this is cosine similarity."""
     idx = (query @ support.T).argmax(dim=1)
     return idx, support[idx]
@@ -222,10 +224,10 @@ def nearest_neighbours(query: torch.Tensor, support: torch.Tensor) -> tuple[torc
 def intl_ema_loss(online_views: list[torch.Tensor], target: torch.Tensor, iters: int = 4,
                   beta: float | None = None, gather: bool = True) -> torch.Tensor:
     """INTL with an EMA target (winci-ai/INTL methods/intl_m.py, INTL_M): the target network's
-    projection of the first crop, IterNorm-whitened, is the target of every other crop's online
-    projection, IterNorm-whitened: mean over online crops of normalized MSE(online, target) plus
-    beta times the online output's trace loss (the target's has none). Each crop is whitened over
-    the gathered batch; beta = 0.01 (log2(N) - 3) when None."""
+    projection of the first crop (no gradient), IterNorm-whitened, is the target of every other
+    crop's online projection, IterNorm-whitened: mean over online crops of normalized
+    MSE(online, target) plus beta times the online output's trace loss (the target's has none).
+    Each crop is whitened over the gathered batch; beta = 0.01 (log2(N) - 3) when None."""
     if gather:
         online_views, target = [gather_with_grad(z) for z in online_views], gather_with_grad(target)
     beta = intl_beta(target.shape[0]) if beta is None else beta

@@ -82,18 +82,25 @@ def _fit_schedule_to_epochs(cfg: Config) -> None:
 
 
 def _check_batch_multiples(cfg: Config) -> None:
-    """W-MSE whitens slices of w_size samples of the batch; NNBYOL's queue takes whole global
-    batches (solo-learn asserts both)."""
+    """W-MSE whitens slices of w_size samples of the batch; NNBYOL's and MoCo v2+'s queues take
+    whole global batches (solo-learn asserts these); SwAV's queue must hold a batch."""
     batch, algorithm = cfg.train_dataloader.batch_size, cfg.model.get("algorithm")
-    if algorithm == "WMSE" and (batch % cfg.model.w_size
-                                or (cfg.model.eps == 0 and cfg.model.w_size <= cfg.model.neck.out_channels)):
-        raise UsageError(f"W-MSE's whitening size model.w_size={cfg.model.w_size} must divide the "
-                         f"batch size {batch} and exceed the projection's "
-                         f"{cfg.model.neck.out_channels} dimensions (a slice's covariance must be "
-                         "invertible); set --cfg-options model.w_size=N accordingly")
+    if algorithm == "WMSE":
+        w_size, width = cfg.model.w_size, cfg.model.neck.out_channels
+        if batch % w_size or (cfg.model.eps == 0 and w_size <= width):
+            raise UsageError(f"W-MSE's whitening size model.w_size={w_size} must divide the batch "
+                             f"size {batch} and exceed the projection's {width} dimensions (a "
+                             "slice's covariance must be invertible); set --cfg-options "
+                             "model.w_size=N accordingly")
     if algorithm == "NNBYOL" and cfg.model.queue_size % batch:
         raise UsageError(f"NNBYOL's queue size model.queue_size={cfg.model.queue_size} must be a "
                          f"multiple of the global batch size {batch}")
+    if algorithm == "MoCoV2Plus" and cfg.model.queue_len % batch:
+        raise UsageError(f"MoCo v2+'s queue length model.queue_len={cfg.model.queue_len} must be a "
+                         f"multiple of the global batch size {batch}")
+    if algorithm == "SwAVSolo" and 0 < cfg.model.queue_length < batch:
+        raise UsageError(f"SwAV's queue model.queue_length={cfg.model.queue_length} must be 0 (no "
+                         f"queue) or hold at least the global batch of {batch}")
 
 
 def _derive_dependent_fields(cfg: Config) -> None:

@@ -15,6 +15,7 @@ from mmengine.logging import MessageHub
 
 from ortho_suite import losses, pretrain
 from ortho_suite.cli import main
+from ortho_suite.errors import UsageError
 from ortho_suite.models.ema_algorithms import dino_teacher_temperature
 from ortho_suite.regularizers import regularized_weights
 
@@ -198,6 +199,17 @@ def test_queue_center_and_target_survive_a_state_dict_round_trip(hub):
     restored = _model("dino", seed=7)
     restored.load_state_dict(dino.state_dict())
     assert dino.center.abs().sum() > 0 and torch.equal(restored.center, dino.center)
+
+
+@pytest.mark.parametrize("method,options,message", [
+    ("wmse", ["train_dataloader.batch_size=100"], "w_size=128 must divide the batch size 100"),
+    ("wmse", ["model.w_size=32"], "exceed the projection's 64 dimensions"),
+    ("nnbyol", ["train_dataloader.batch_size=100"], "multiple of the global batch size 100"),
+])
+def test_batch_that_the_recipe_cannot_split_is_a_usage_error(method, options, message):
+    with pytest.raises(UsageError, match=message):
+        pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
+                                cfg_options=options)
 
 
 def _cli_pretrain(method, work_dir, epochs, extra=()):

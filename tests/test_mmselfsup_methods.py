@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
 from ortho_suite import losses, pretrain
 from ortho_suite.cli import main
+from ortho_suite.errors import UsageError
 
 from .test_algorithms import OPTIONS, WIDTH
 
@@ -35,7 +39,7 @@ def _views(n=16, seed=0):
 
 
 def _record_outputs(module):
-    """Every output of ``module`` (first element of a list output), as float64 NumPy, in call order."""
+    """Every output of ``module`` (a list output: its first element) as NumPy, in call order."""
     outputs = []
 
     def keep(mod, args, output):
@@ -87,7 +91,7 @@ def test_mocov2plus_is_symmetric_with_one_queue_per_view():
     _runtime()
     model = _model("mocov2plus")
     g = torch.Generator().manual_seed(1)
-    model.queue.copy_(torch.nn.functional.normalize(
+    model.queue.copy_(F.normalize(
         torch.randn(model.queue.shape, generator=g, dtype=torch.float64), dim=1))
     queue = model.queue.numpy().copy()  # [view, feat_dim, queue_len]
     projections = _record_outputs(model.neck)
@@ -103,7 +107,7 @@ def test_mocov2plus_is_symmetric_with_one_queue_per_view():
         logits = np.concatenate([(q[a] * k[b]).sum(axis=1, keepdims=True), q[a] @ queue[b]], axis=1)
         expected += _cross_entropy(logits / 0.2, np.zeros(len(q[a]), dtype=int)) / 2
     assert loss == pytest.approx(expected, rel=1e-10)
-    # each view's keys were enqueued into that view's queue, oldest slots first
+    # each view's keys went into that view's queue at the pointer (slots 0..n-1 on a first step)
     n = len(views[0])
     for view in range(2):
         np.testing.assert_allclose(model.queue[view, :, :n].numpy(), k[view].T, rtol=0, atol=1e-12)
@@ -147,7 +151,7 @@ def test_simsiam_is_the_symmetric_negative_cosine_with_stop_gradient():
     model.zero_grad()
     z = [model.neck(model.backbone(v))[0] for v in views]
     p = [model.head.predictor([x])[0] for x in z]
-    cos = torch.nn.functional.cosine_similarity
+    cos = F.cosine_similarity
     by_prediction_only = -(cos(p[0], z[1].detach()).mean() + cos(p[1], z[0].detach()).mean()) / 2
     (expected_grad,) = torch.autograd.grad(by_prediction_only, neck_weight)
     torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-12)
@@ -159,7 +163,7 @@ def test_swav_swaps_sinkhorn_codes_of_weight_normalized_prototypes(epoch, queue_
     model = _model("swav")
     assert model.epoch_queue_starts == 50 and model.freeze_prototypes_epochs == 2
     g = torch.Generator().manual_seed(2)
-    model.queue.copy_(torch.nn.functional.normalize(
+    model.queue.copy_(F.normalize(
         torch.randn(model.queue.shape, generator=g, dtype=torch.float64), dim=2))
     queue = model.queue.numpy().copy()  # [view, queue_length, feat_dim]
     embeddings = _record_outputs(model.neck)
@@ -173,7 +177,9 @@ def test_swav_swaps_sinkhorn_codes_of_weight_normalized_prototypes(epoch, queue_
     scores = [z @ prototypes.T for z in embeddings]
     codes = []
     for view in range(2):
-        s = np.concatenate([scores[view], queue[view] @ prototypes.T]) if queue_in_use else scores[view]
+        s = scores[view]
+        if queue_in_use:
+            s = np.concatenate([s, queue[view] @ prototypes.T])
         codes.append(_sinkhorn(s, iters=3, epsilon=0.05)[:n])
     assert loss == pytest.approx(_swapped_prediction(scores, codes, 0.1), rel=1e-10)
     # the queue keeps each view's newest embeddings first and shifts the older ones back
@@ -183,7 +189,7 @@ def test_swav_swaps_sinkhorn_codes_of_weight_normalized_prototypes(epoch, queue_
 
 def test_swav_codes_are_equipartitioned_assignments():
     g = torch.Generator().manual_seed(3)
-    scores = torch.nn.functional.normalize(torch.randn(64, 16, generator=g, dtype=torch.float64), dim=1)
+    scores = F.normalize(torch.randn(64, 16, generator=g, dtype=torch.float64), dim=1)
     codes = losses.sinkhorn_knopp(scores, iters=200, epsilon=0.05)
     torch.testing.assert_close(codes.sum(dim=1), torch.ones(64, dtype=torch.float64))
     # converged: every prototype receives B / K samples' worth of mass
@@ -199,7 +205,7 @@ def test_swav_prototypes_are_frozen_for_the_first_epochs():
     model = _model("swav")
     views = _views(n=8)
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9, weight_decay=0.1)
-    before = torch.nn.functional.normalize(model.prototypes.weight.detach().clone(), dim=1)
+    before = F.normalize(model.prototypes.weight.detach().clone(), dim=1)
     for epoch in (0, 1):
         _runtime(epoch=epoch)
         opt.zero_grad()
@@ -207,7 +213,7 @@ def test_swav_prototypes_are_frozen_for_the_first_epochs():
         assert not model.prototypes.weight.grad.any()
         assert model.neck.projection_neck[0].weight.grad.abs().sum() > 0
         opt.step()
-    frozen = torch.nn.functional.normalize(model.prototypes.weight.detach(), dim=1)
+    frozen = F.normalize(model.prototypes.weight.detach(), dim=1)
     torch.testing.assert_close(frozen, before, rtol=0, atol=1e-12)
     _runtime(epoch=2)
     opt.zero_grad()
@@ -264,10 +270,22 @@ def test_state_dict_restores_queues_and_momentum_encoders(method):
         assert "queue" in state and trained.queue.abs().sum() > 0
     restored = _model(method, seed=7)
     restored.load_state_dict(state)
-    after = [m.loss(_views(n=8, seed=2), data_samples=[])["loss_ssl"].item() for m in (trained, restored)]
+    views = _views(n=8, seed=2)
+    after = [m.loss(views, data_samples=[])["loss_ssl"].item() for m in (trained, restored)]
     assert after[0] == after[1]
     for key, value in trained.state_dict().items():
         torch.testing.assert_close(restored.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+@pytest.mark.parametrize("method,option,message", [
+    ("mocov2plus", "model.queue_len=40", "multiple of the global batch size 16"),
+    ("swav", "model.queue_length=8", "hold at least the global batch of 16"),
+])
+def test_a_queue_that_cannot_take_a_batch_is_a_usage_error(method, option, message):
+    with pytest.raises(UsageError, match=message):
+        pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
+                                cfg_options=WIDTH + OPTIONS[method]
+                                + ["train_dataloader.batch_size=16", option])
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -280,7 +298,8 @@ def test_method_trains_through_the_cli_with_or(method, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err[-2000:]
     summary = json.loads((work_dir / pretrain.SUMMARY_FILE).read_text())
     assert summary["status"] == "finished" and summary["iterations"] == 2
-    assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
+    assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0
+               for row in summary["train_log"])
     checkpoint = torch.load(work_dir / "epoch_1.pth", map_location="cpu", weights_only=False)
     state = checkpoint["state_dict"]
     if method in MOMENTUM_ENCODER:
@@ -289,15 +308,19 @@ def test_method_trains_through_the_cli_with_or(method, tmp_path, capsys):
         assert state["queue"].abs().sum() > 0
 
 
-def _sinkhorn_rank(rank, port, scores, out):
-    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
-                                         rank=rank, world_size=2)
-    try:
-        half = len(scores) // 2
-        torch.save(losses.sinkhorn_knopp(scores[rank * half:(rank + 1) * half], 3, 0.05),
-                   f"{out}.{rank}")
-    finally:
-        torch.distributed.destroy_process_group()
+# One rank of the distributed Sinkhorn, in a fresh interpreter: forking the threaded test process
+# can deadlock (it did), and spawn would re-import this module with mmselfsup (slow).
+_SINKHORN_RANK = """
+import sys, torch
+from ortho_suite import losses
+rank, port, scores, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                     rank=rank, world_size=2)
+scores = torch.load(scores)
+half = len(scores) // 2
+torch.save(losses.sinkhorn_knopp(scores[rank * half:(rank + 1) * half], 3, 0.05), f"{out}.{rank}")
+torch.distributed.destroy_process_group()
+"""
 
 
 def test_swav_codes_over_two_processes_are_the_codes_of_the_whole_batch(tmp_path):
@@ -308,8 +331,12 @@ def test_swav_codes_over_two_processes_are_the_codes_of_the_whole_batch(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     g = torch.Generator().manual_seed(4)
-    scores = torch.nn.functional.normalize(torch.randn(32, 8, generator=g, dtype=torch.float64), dim=1)
-    torch.multiprocessing.start_processes(_sinkhorn_rank, args=(port, scores, tmp_path / "codes"),
-                                          nprocs=2, start_method="fork")  # no re-import: fast
+    scores = F.normalize(torch.randn(32, 8, generator=g, dtype=torch.float64), dim=1)
+    torch.save(scores, tmp_path / "scores.pt")
+    ranks = [subprocess.Popen([sys.executable, "-c", _SINKHORN_RANK, str(rank), str(port),
+                               str(tmp_path / "scores.pt"), str(tmp_path / "codes")])
+             for rank in (0, 1)]
+    assert [proc.wait(timeout=120) for proc in ranks] == [0, 0]
     split = torch.cat([torch.load(tmp_path / f"codes.{rank}") for rank in (0, 1)])
-    torch.testing.assert_close(split, losses.sinkhorn_knopp(scores, 3, 0.05), rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(split, losses.sinkhorn_knopp(scores, 3, 0.05),
+                               rtol=1e-12, atol=1e-15)

@@ -136,7 +136,7 @@ TOY_TABLE = {
     "rows": [{"id": "simclr", "label": "SimCLR", "run": {"method": "simclr"},
               "published": {"none": 71.0, "so": 75.0}},
              {"id": "byol", "label": "BYOL", "run": {"method": "byol"}, "published": {"none": 60.0}},
-             {"id": "dino", "label": "DINO", "run": {"method": "dino"}, "published": {"none": 50.0}}],
+             {"id": "nnclr", "label": "NNCLR", "run": {"method": "nnclr"}, "published": {"none": 50.0}}],
     "claims": [{"id": "so_gain", "text": "SO adds 3 points", "where": "Sec. 9", "metric": "linear_top1",
                 "baseline": {"method": "simclr", "reg": "none"}, "treatment": {"reg": "so"},
                 "delta": 3.0}],
@@ -199,8 +199,8 @@ def test_rendered_cells_verdicts_csv_and_leaderboard(tmp_path):
     assert cells["simclr", "so"]["verdict"] == T.OUTSIDE                 # 73.25 vs 75
     assert cells["byol", "none"]["verdict"] == T.DIVERGED                 # NaN loss
     assert cells["byol", "so"]["verdict"] == T.NOT_RUN
-    assert cells["dino", "none"]["verdict"] == T.NOT_RUN
-    assert "not implemented yet: dino (method)" in cells["dino", "none"]["reason"]
+    assert cells["nnclr", "none"]["verdict"] == T.NOT_RUN
+    assert "not implemented yet: nnclr (method)" in cells["nnclr", "none"]["reason"]
     (claim,) = data["claims"]
     assert claim["reproduced_delta"] == pytest.approx(2.75) and claim["verdict"] == T.WITHIN
     assert score["total"] == {"published_cells": 4, "compared_cells": 2, "within": 1, "outside": 1,

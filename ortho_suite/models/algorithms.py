@@ -3,6 +3,9 @@
 Each is a thin adapter: the backbone (and projector, when the method has one) embed the two
 views and a pure objective of :mod:`ortho_suite.losses` scores them. Wrap them in
 ``EncoderRegularized`` like any mmselfsup algorithm.
+
+``MoCoV2Plus`` and ``SwAVSolo`` subclass mmselfsup's MoCo and SwAV where solo-learn's recipe (the
+one the OR paper's CIFAR tables ran) computes something else; their docstrings list what.
 """
 from __future__ import annotations
 
@@ -181,7 +184,8 @@ class SwAVSolo(SwAV):
                  **kwargs) -> None:
         super().__init__(backbone=backbone, neck=neck, head=None, **kwargs)
         self.prototypes = nn.Linear(feat_dim, num_prototypes, bias=False)
-        self.temperature, self.sinkhorn_iterations, self.epsilon = temperature, sinkhorn_iterations, epsilon
+        self.temperature = temperature
+        self.sinkhorn_iterations, self.epsilon = sinkhorn_iterations, epsilon
         self.epoch_queue_starts = epoch_queue_starts
         self.freeze_prototypes_epochs = freeze_prototypes_epochs
         self.register_buffer("queue", torch.zeros(2, queue_length // get_world_size(), feat_dim))

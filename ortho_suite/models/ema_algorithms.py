@@ -66,10 +66,11 @@ class _OnlineTargetModel(BaseModel):
 
 
 class WeightNormLinear(nn.Module):
-    """Linear layer without bias whose rows are ``weight_g * weight_v / ||weight_v||`` (torch's
-    ``nn.utils.weight_norm`` over dim 0, written out so that deep copies, e.g. the EMA
-    teacher's, work). ``weight_v`` starts as nn.Linear's default init, ``weight_g`` at 1;
-    ``fixed_norm`` keeps ``weight_g`` at 1 (DINO's ``norm_last_layer``)."""
+    """Linear layer without bias whose rows are ``weight_g * weight_v / ||weight_v||``: what
+    solo-learn gets from torch's legacy ``nn.utils.weight_norm`` (dim 0), same parameter names,
+    written out because that module cannot be deep-copied (the EMA teacher is a deep copy).
+    ``weight_v`` starts as nn.Linear's default init, ``weight_g`` at 1; ``fixed_norm`` keeps
+    ``weight_g`` at 1 (DINO's ``norm_last_layer``)."""
 
     def __init__(self, in_features: int, out_features: int, fixed_norm: bool = True) -> None:
         super().__init__()
@@ -173,7 +174,7 @@ class DINO(_OnlineTargetModel):
         if len(inputs) != 2:
             raise ValueError(f"DINO here takes two views (no multi-crop), got {len(inputs)}")
         epoch = training_epoch()
-        self.last_layer_frozen = False
+        self.last_layer_frozen = epoch < self.freeze_last_layer_epochs
         student = [self.online_projection(view) for view in inputs]
         self.update_target()
         with torch.no_grad():
@@ -201,7 +202,8 @@ class NNBYOL(_OnlineTargetModel):
         super().__init__(backbone=backbone, neck=neck, head=head, base_momentum=base_momentum,
                          end_momentum=end_momentum, **kwargs)
         self.queue_size = queue_size
-        self.register_buffer("queue", F.normalize(torch.randn(queue_size, neck["out_channels"]), dim=1))
+        queue = F.normalize(torch.randn(queue_size, neck["out_channels"]), dim=1)
+        self.register_buffer("queue", queue)
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     @torch.no_grad()
@@ -216,10 +218,12 @@ class NNBYOL(_OnlineTargetModel):
         self.queue_ptr[0] = (ptr + z.shape[0]) % self.queue_size
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        predictions = [self.head.predictor([self.online_projection(view)])[0] for view in inputs[:2]]
+        if len(inputs) != 2:
+            raise ValueError(f"NNBYOL takes two views, got {len(inputs)}")
+        predictions = [self.head.predictor([self.online_projection(view)])[0] for view in inputs]
         self.update_target()
         with torch.no_grad():
-            targets = [F.normalize(self.target_net(view)[0], dim=1) for view in inputs[:2]]
+            targets = [F.normalize(self.target_net(view)[0], dim=1) for view in inputs]
             neighbours = [losses.nearest_neighbours(z, self.queue)[1] for z in targets]
         loss = (losses.byol_loss(predictions[0], neighbours[1])
                 + losses.byol_loss(predictions[1], neighbours[0]))
