@@ -175,8 +175,16 @@ PLANNED = {
     },
 }
 
+# The config fragments (package data).
+CONFIGS_DIR = Path(str(resources.files("ortho_suite") / "configs"))
+
 # How `ortho-suite pretrain` starts its processes (mmengine launchers).
 LAUNCHERS = ("none", "pytorch", "slurm")
+
+# Which optimizer and learning-rate schedule `ortho-suite pretrain` uses: "paper", the recipe of
+# the papers' code for the dataset and method (configs/recipes/<dataset>/<method>.py) where there
+# is one, else the suite's default (configs/_base_/schedules/sgd_cosine.py); "default" always.
+RECIPE_CHOICES = ("paper", "default")
 
 CATALOG = {
     "methods": METHODS,
@@ -204,6 +212,13 @@ def known_or_planned(kind: str, name: str) -> None:
     if name in CATALOG[kind] or name in PLANNED.get(kind, {}):
         return
     raise unknown_name(_SINGULAR[kind], name, [*CATALOG[kind], *PLANNED.get(kind, {})])
+
+
+def recipe_path(dataset: str, method: str) -> Path | None:
+    """The paper recipe of ``method`` on ``dataset`` (configs/recipes/<dataset>/<method>.py: the
+    optimizer and learning-rate schedule of the papers' code), or None where there is none."""
+    path = CONFIGS_DIR / "recipes" / dataset / f"{method}.py"
+    return path if path.is_file() else None
 
 
 def config_path(entry: Entry) -> Path:

@@ -21,7 +21,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _add_pretrain(sub) -> None:
-    from .catalog import LAUNCHERS
+    from .catalog import LAUNCHERS, RECIPE_CHOICES
 
     p = sub.add_parser("pretrain", help="self-supervised pretraining of one run",
                        description="Compose an mmengine config from the catalog and train it with "
@@ -38,6 +38,11 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--work-dir", required=True, help="directory for checkpoints, logs and summary")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--epochs", type=int, default=None, help="override the schedule's epochs")
+    p.add_argument("--recipe", default="paper", choices=RECIPE_CHOICES,
+                   help="optimizer and learning-rate schedule: 'paper' (default), the papers' "
+                        "recipe for the dataset and method (ortho_suite/configs/recipes/) where "
+                        "there is one, else the suite's SGD + cosine; 'default': always the "
+                        "suite's SGD + cosine. summary.json records the one used")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, e.g. model.backbone.width=16")
     p.add_argument("--launcher", default="none", choices=LAUNCHERS,
@@ -171,7 +176,8 @@ def _cmd_pretrain(args) -> int:
                                 reg=args.reg, seed=args.seed, epochs=args.epochs,
                                 cfg_options=args.cfg_options, launcher=args.launcher,
                                 aug=args.aug, data_root=args.data_root, restart=args.restart,
-                                replace_other_config=args.replace_other_config)
+                                replace_other_config=args.replace_other_config,
+                                recipe=args.recipe)
     if is_main_process():
         where = f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}"
         resumed = summary["resumed_from"]

@@ -22,6 +22,8 @@ from .errors import UsageError, unknown_name
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.py"
 CHECKPOINT_GLOB = "epoch_*.pth"
+# Start factor of a warm-up from 0 (see _derive_learning_rates).
+WARMUP_FROM_ZERO = 1e-12
 
 
 def parse_cfg_options(options: list[str] | None) -> dict:
@@ -69,12 +71,21 @@ def _check_option_keys(cfg: Config, options: dict) -> None:
 
 
 def _fit_schedule_to_epochs(cfg: Config) -> None:
-    """Stretch the last LR scheduler to the end of training (it is defined for the base length)."""
+    """Stretch the last LR scheduler to the end of training (it is defined for the base length).
+
+    A scheduler that would begin at or after the end of training is dropped: a run shorter than
+    a recipe's warm-up ends during the warm-up, whose slope stays the recipe's (as solo-learn's
+    and the papers' schedulers do), and has no cosine phase.
+    """
     max_epochs = cfg.train_cfg.max_epochs
     schedulers = cfg.get("param_scheduler") or []
     if not schedulers:
         return
     last = schedulers[-1]
+    if last.get("by_epoch", True) and last.get("begin", 0) >= max_epochs:
+        cfg.param_scheduler = [s for s in schedulers
+                               if not s.get("by_epoch", True) or s.get("begin", 0) < max_epochs]
+        return
     if last.get("by_epoch", True):
         last["end"] = max_epochs
         if last["type"] == "CosineAnnealingLR":
@@ -149,6 +160,46 @@ def _derive_dependent_fields(cfg: Config) -> None:
         head.loss.loss_weight = 2 * head.temperature
 
 
+def _merge_recipe(cfg: Config, path: Path) -> None:
+    """A paper recipe replaces the method's optimizer and schedule, whole (merging would leave
+    SGD's momentum in an Adam recipe), and adds its hooks to the runtime's."""
+    recipe = Config.fromfile(str(path))
+    cfg.optim_wrapper = recipe.optim_wrapper
+    cfg.param_scheduler = recipe.param_scheduler
+    cfg.optim_recipe = recipe.optim_recipe
+    cfg.custom_hooks = [*cfg.custom_hooks, *recipe.get("custom_hooks", [])]
+
+
+def _derive_learning_rates(cfg: Config, options: dict) -> None:
+    """A recipe's learning rate at this run's global batch, and what follows from it (the
+    ``optim_recipe`` section of ``configs/recipes/_base_/*.py``).
+
+    lr = base_lr x global batch / base_batch_size (the papers' linear scaling; base_batch_size
+    None: base_lr as it is), unless --cfg-options sets optim_wrapper.optimizer.lr, which is then
+    used as it is. The warm-up's start factor is warmup_start_lr / lr (an absolute starting rate,
+    as solo-learn's); mmengine's LinearLR cannot start from 0 (its chainable form divides by the
+    start factor), so a warm-up from 0 starts at ``WARMUP_FROM_ZERO`` x lr. SimSiam's fixed
+    predictor rate is lr.
+    """
+    recipe = cfg.get("optim_recipe")
+    if recipe is None:
+        return
+    optimizer = cfg.optim_wrapper.optimizer
+    if "optim_wrapper.optimizer.lr" not in options:
+        scale = (1.0 if recipe.base_batch_size is None
+                 else cfg.train_dataloader.batch_size / recipe.base_batch_size)
+        optimizer.lr = recipe.base_lr * scale
+    lr = optimizer.lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+        raise UsageError(f"optim_wrapper.optimizer.lr must be a positive number, got {lr!r}")
+    warmup = cfg.param_scheduler[0]
+    if warmup.type == "LinearLR" and "param_scheduler.0.start_factor" not in options:
+        warmup.start_factor = min(max(recipe.warmup_start_lr / lr, WARMUP_FROM_ZERO), 1.0)
+    for hook in cfg.custom_hooks:
+        if hook.type == "SimSiamHook":
+            hook.lr = lr
+
+
 def apply_speed(cfg: Config) -> None:
     """Turn the ``speed`` section (see ``_base_/default_runtime.py``) into mmengine settings."""
     speed = cfg.get("speed") or {}
@@ -169,13 +220,18 @@ def apply_speed(cfg: Config) -> None:
 def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,
                    reg: str = "none", seed: int = 0, epochs: int | None = None,
                    cfg_options: list[str] | None = None, aug: str | None = None,
-                   data_root: str | None = None) -> Config:
-    """Merge the method, backbone, dataset and augmentation fragments, then the user's overrides.
+                   data_root: str | None = None, recipe: str = "paper") -> Config:
+    """Merge the method, backbone, dataset and augmentation fragments, the paper recipe (with
+    ``recipe="paper"``, where configs/recipes/<dataset>/<method>.py exists), then the user's
+    overrides.
 
     ``aug`` defaults to the dataset's recipe; ``data_root`` to the dataset's default location.
-    Raises UsageError for unknown names, incompatible choices or malformed overrides; nothing
-    is written.
+    ``ortho_suite.recipe`` records the recipe file used, or ``default`` (the method's own
+    optimizer and schedule, configs/_base_/schedules/sgd_cosine.py). Raises UsageError for
+    unknown names, incompatible choices or malformed overrides; nothing is written.
     """
+    if recipe not in catalog.RECIPE_CHOICES:
+        raise unknown_name("recipe", recipe, catalog.RECIPE_CHOICES)
     dataset_entry = catalog.lookup("datasets", dataset)
     aug_entry = catalog.lookup("augmentations", aug or dataset_entry.default_aug)
     if aug_entry.image_size != dataset_entry.image_size:
@@ -200,8 +256,13 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
         cfg.train_cfg.max_epochs = epochs
     if data_root is not None:
         cfg.train_dataloader.dataset.data_root = str(data_root)
+    recipe_file = catalog.recipe_path(dataset, method) if recipe == "paper" else None
+    if recipe_file is not None:
+        _merge_recipe(cfg, recipe_file)
     cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset,
-                           aug=aug_entry.name, seed=seed)
+                           aug=aug_entry.name, seed=seed,
+                           recipe=("default" if recipe_file is None else
+                                   recipe_file.relative_to(catalog.CONFIGS_DIR).as_posix()))
 
     if reg != "none":
         cfg.model.encoder_regularizer = dict(
@@ -218,6 +279,7 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
             f"no gamma for --reg {reg} with backbone {backbone} (family {family}) in the recipe; "
             f"set one with --cfg-options model.encoder_regularizer.gamma=VALUE")
     _fit_schedule_to_epochs(cfg)
+    _derive_learning_rates(cfg, options)
     _derive_dependent_fields(cfg)
     apply_speed(cfg)
     return cfg
@@ -465,12 +527,13 @@ def train(runner, cfg: Config) -> dict:
 def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg: str = "none",
              seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None,
              launcher: str = "none", aug: str | None = None, data_root: str | None = None,
-             restart: bool = False, replace_other_config: bool = False) -> dict:
+             restart: bool = False, replace_other_config: bool = False,
+             recipe: str = "paper") -> dict:
     """Compose, check the data, build and train one run (resuming an unfinished one, see
     :func:`plan_resume`); return its summary (also written to ``W/summary.json``). Names,
     options, data and the work dir are validated before anything is written."""
     cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
-                         cfg_options=cfg_options, aug=aug, data_root=data_root)
+                         cfg_options=cfg_options, aug=aug, data_root=data_root, recipe=recipe)
     check_data(cfg)
     _check_launch(cfg, launcher)
     resume_from = plan_resume(cfg, restart=restart, replace_other_config=replace_other_config)

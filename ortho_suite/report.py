@@ -65,8 +65,9 @@ def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = 
     return frame
 
 
-PROVENANCE_FIELDS = ("seed", "config_sha256", "git_commit", "packages", "hardware", "wall_time_s",
-                     "world_size", "batch_size_global", "batch_size_per_process", "resumed_from")
+PROVENANCE_FIELDS = ("seed", "recipe", "config_sha256", "git_commit", "packages", "hardware",
+                     "wall_time_s", "world_size", "batch_size_global", "batch_size_per_process",
+                     "resumed_from")
 
 
 def collect_provenance(runs_dir: Path, run_ids: list[str]) -> dict:

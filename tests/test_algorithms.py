@@ -1,5 +1,6 @@
 """The suite's own mmselfsup algorithms (VICReg, DirectCLR, INTL) and the overfitting check of
-every method: on one fixed batch, repeated optimizer steps lower the loss."""
+every method and of every backbone family: on one fixed batch, repeated optimizer steps lower
+the loss."""
 from __future__ import annotations
 
 import math
@@ -63,6 +64,38 @@ def test_loss_decreases_on_a_fixed_batch(method):
     assert min(history[-3:]) < history[start], history
 
 
+# One tiny member of each backbone family (resnet18_cifar is the one above).
+TINY_BACKBONES = {
+    "resnet18": ["model.backbone.width=4"],
+    "resnet50_cifar": ["model.backbone.width=4"],
+    "wrn28_2": ["model.backbone.width=4"],
+    "vit_tiny": ["model.backbone.embed_dim=16", "model.backbone.depth=2",
+                 "model.backbone.num_heads=2"],
+}
+
+
+@pytest.mark.parametrize("backbone", sorted(TINY_BACKBONES))
+def test_loss_decreases_on_a_fixed_batch_for_every_backbone_family(backbone):
+    """The overfitting check with SimCLR on each backbone family: the gradient reaches the
+    loss through every kind of trunk."""
+    cfg = pretrain.compose_config("simclr", backbone, "synthetic", "/tmp/unused",
+                                  cfg_options=["custom_hooks.1.interval=0", *PROJ,
+                                               *TINY_BACKBONES[backbone]])
+    torch.manual_seed(0)
+    model = pretrain.build_model(cfg).train()
+    views = _views(n=16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    history = []
+    for _ in range(10):
+        loss = model.loss(views, data_samples=[])["loss_ssl"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    assert all(math.isfinite(v) for v in history)
+    assert min(history[-3:]) < history[0], history
+
+
 @pytest.mark.parametrize("method,objective", [
     ("vicreg", lambda z1, z2: losses.vicreg_loss(z1, z2, 25.0, 25.0, 1.0)),
     ("directclr", lambda r1, r2: losses.directclr_loss(r1, r2, dim=32, temperature=0.1)),
@@ -109,3 +142,9 @@ def test_imagenet_stem_backbones_train_through_the_runner(backbone, tmp_path):
                                     "train_dataloader.dataset.num_samples=32"])
     assert summary["status"] == "finished" and summary["iterations"] == 2
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
+
+
+def test_every_method_of_the_catalog_has_the_overfitting_check():
+    from ortho_suite.catalog import METHODS
+
+    assert set(OPTIONS) == set(METHODS)

@@ -78,6 +78,11 @@ CASES = {
     "unknown dataset": (lambda t: _pretrain(t, dataset="nosuch"), "unknown dataset 'nosuch'"),
     "unknown augmentation": (lambda t: _pretrain(t, aug="nosuch"), "unknown augmentation 'nosuch'"),
     "unknown launcher": (lambda t: _pretrain(t, launcher="mpi"), "invalid choice: 'mpi'"),
+    "unknown recipe": (lambda t: _pretrain(t, recipe="papers"), "invalid choice: 'papers'"),
+    "recipe lr not positive": (
+        lambda t: _pretrain(t, "--cfg-options", "optim_wrapper.optimizer.lr=0", dataset="cifar10",
+                            data_root=str(t / "none")),
+        "optim_wrapper.optimizer.lr must be a positive number"),
     "unknown profile": (lambda t: ["profile", "nosuch", "--params", str(t / "params.yaml")],
                         "invalid choice: 'nosuch'"),
     "unknown probe protocol": (lambda t: ["evaluate", "--work-dir", str(t), "--protocol", "x"],

@@ -10,6 +10,9 @@ from ortho_suite import pretrain
 from ortho_suite.cli import main
 from ortho_suite.evaluate import compare_spectra, evaluate_run
 
+from .test_algorithms import OPTIONS as METHOD_OPTIONS
+from .test_algorithms import WIDTH as ALGORITHM_WIDTH
+
 # 96 generated train images (6 iterations of 16), 96 test images of the same classes
 OPTIONS = ["model.backbone.width=8", "model.neck.hid_channels=64", "model.neck.out_channels=32",
            "train_dataloader.batch_size=16", "train_dataloader.dataset.num_samples=96"]
@@ -103,3 +106,26 @@ def test_augmented_protocol_is_refused_for_cifar_style_data(trained_runs, tmp_pa
     err = capsys.readouterr().err
     assert code == 2 and "needs a dataset with an ImageNet-style evaluation view" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_OPTIONS))
+def test_every_method_gives_representations_and_embeddings_to_evaluate(method):
+    """Feature extraction (`ortho-suite evaluate`) works with every method's model: the
+    representation of each image, each stage's pooled output and the projector's embedding.
+    SwAV's first projector (mmselfsup's SwAVNeck) took a list of crops and failed here."""
+    import torch
+
+    from ortho_suite import evaluate
+
+    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
+                                  cfg_options=ALGORITHM_WIDTH + METHOD_OPTIONS[method])
+    torch.manual_seed(0)
+    model = pretrain.build_model(cfg).eval()
+    data = evaluate.feature_dataset(cfg, cfg.feature_data.test_split, limit=8)
+    out = evaluate.extract(model, data, 4, torch.device("cpu"), method, spectral=6, progress=False)
+    assert out["representation"].shape == (8, 64) and len(out["labels"]) == 8
+    assert [h.shape for h in out["hidden"].values()] == [(6, 8), (6, 16), (6, 32), (6, 64)]
+    if model.with_neck:
+        assert out["embedding"].shape[0] == 6 and torch.isfinite(out["embedding"]).all()
+    else:
+        assert out["embedding"] is None  # DirectCLR: no projector

@@ -8,7 +8,8 @@ run can be compared), then one table of the headline figures.
 
 Benchmarks: ``train_throughput`` (suite vs hand-written loop, and LightlySSL's loop where the
 ``lightly`` package is importable), ``or_overhead`` (step cost of --reg so/srip), ``eval_times``
-(feature extraction, k-NN and linear probes on 50,000 x 512 cached features) and, on CPU,
+(feature extraction, k-NN and linear probes on 50,000 x 512 cached features),
+``loader_throughput`` (the suite's data loader alone, no model) and, on CPU,
 ``dvc_noop`` (a ``dvc repro`` with nothing to do, timed only when ``dvc status`` reports the
 pipeline up to date). The smoke pipeline's full ``dvc repro`` takes longer than this harness
 should; ``--pipeline`` times it on a fresh clone of HEAD (``pipeline_times`` JSON).
@@ -38,6 +39,8 @@ PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, i
             "--workers", "2", "--speed", "fp32"]),
         "or_overhead": ("or_overhead", ["--width", "32", "--batch", "128", "--reps", "4"]),
         "eval_times": ("eval_times", ["--extract", "1024", "--width", "64"]),
+        "loader_throughput": ("loader_throughput", ["--batch", "512", "--workers", "2",
+                                                    "--iters", "8"]),
     },
     "gpu": {
         "train_throughput": ("train_throughput", [
@@ -48,6 +51,8 @@ PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, i
         "or_overhead_fp32": ("or_overhead", ["--width", "64", "--batch", "256", "--reps", "10",
                                              "--speed", "fp32"]),
         "eval_times": ("eval_times", ["--extract", "50000", "--width", "64"]),
+        "loader_throughput": ("loader_throughput", ["--batch", "512", "--workers", "12",
+                                                    "--iters", "30"]),
     },
 }
 
@@ -116,6 +121,9 @@ def headline(path: Path) -> list[tuple[str, str]]:
                  for reg, v in report["step_overhead_vs_none"].items()]
                 + [(f"OR penalty alone {reg} / step ({speed})", f"{100 * v:.1f}%")
                    for reg, v in report.get("penalty_share_of_none_step", {}).items()])
+    if kind == "loader_throughput":
+        return [(f"{k} images/s (no model)", f"{v:,.0f}")
+                for k, v in report["images_per_s_median"].items()]
     if kind == "eval_times":
         rows = [(k, f"{v:.2f} s") for k, v in report["seconds"].items()]
         if "extraction" in report:

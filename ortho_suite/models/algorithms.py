@@ -192,7 +192,7 @@ class SwAVSolo(SwAV):
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
         epoch = MessageHub.get_current_instance().get_info("epoch", 0)
-        embeddings = [self.neck([self.backbone(view)])[0] for view in inputs[:2]]
+        embeddings = [F.normalize(self.neck(self.backbone(view))[0], dim=1) for view in inputs[:2]]
         prototypes = F.normalize(self.prototypes.weight, dim=1)
         if epoch < self.freeze_prototypes_epochs:
             prototypes = prototypes.detach() + 0.0 * prototypes

@@ -7,7 +7,7 @@
 # counts its updates from the first iteration; the two schedules differ by one iteration);
 # solo-learn's gradient clipping (clip_grad) is not implemented (0, i.e. off, in its recipe).
 # solo-learn pairs it with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr 0.3,
-# wd 1e-6 (not set here).
+# wd 1e-6 (configs/recipes/cifar10/dino.py, used by `pretrain` on CIFAR).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

@@ -5,8 +5,9 @@
 # averaged over the online crops. Algorithm: ortho_suite/models/ema_algorithms.py INTLEMA; loss:
 # ortho_suite/losses.py intl_ema_loss. The official runs use the multi-crop views
 # (--aug intl_imagenet_multicrop, 2 x 224 + 192/160/128/96) and SGD lr 0.5 (100 epochs) / 0.4
-# (200, 400) / 0.3 (800) x batch/256, wd 1e-5, 2 warm-up epochs (not set here); with two views
-# the online network sees view 2 only, as the official code with two crops. The EMA schedule is
+# (200, 400) / 0.3 (800) x batch/256, wd 1e-5, 2 warm-up epochs (no recipe file: the rate
+# depends on the epochs); with two views the online network sees view 2 only, as the official
+# code with two crops. The EMA schedule is
 # the official one (m_k = 1 - (1 - m0)(cos(pi k / K) + 1) / 2 at iteration k, updated before the
 # forward).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',

@@ -3,7 +3,7 @@
 # momentum key and a queue of that view's past keys, mean of the two directions. Algorithm:
 # ortho_suite/models/algorithms.py MoCoV2Plus (mmselfsup's MoCo made symmetric, one queue per view,
 # cosine momentum). solo-learn pairs it with the symmetric_weak views (--aug
-# solo_cifar_symmetric_weak) and SGD lr 0.3, wd 1e-4, warm-up cosine (not set here).
+# solo_cifar_symmetric_weak) and SGD lr 0.3, wd 1e-4, warm-up cosine (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

@@ -3,7 +3,8 @@
 # network's prediction of each view is contrasted with the momentum network's projection of the
 # other view over the whole batch (keys gathered across processes without gradient),
 # cross-entropy scaled by 2 * temperature, summed over the two directions. solo-learn pairs it
-# with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr 0.3, wd 1e-6 (not set here).
+# with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr 0.3, wd 1e-6
+# (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

@@ -6,7 +6,7 @@
 # nearest_neighbours. Deviations: the target's EMA step k uses m_k where solo-learn uses m_(k-1)
 # (mmselfsup's CosineEMA); solo-learn's nearest-neighbour accuracy metric (queue labels) is not
 # kept. solo-learn pairs it with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr
-# 1.0, wd 1e-5 (not set here).
+# 1.0, wd 1e-5 (configs/recipes/cifar10/nnbyol.py).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

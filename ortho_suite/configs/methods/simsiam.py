@@ -3,7 +3,7 @@
 # predictor's output of each view regresses the other view's projection under stop-gradient,
 # loss -(cos(p1, z2) + cos(p2, z1)) / 2. solo-learn pairs it with the symmetric_weak views
 # (--aug solo_cifar_symmetric_weak) and SGD lr 0.5, wd 1e-5, the predictor's lr not decayed
-# (not set here).
+# (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

@@ -4,7 +4,7 @@
 # from the other view. Algorithm: ortho_suite/models/algorithms.py SwAVSolo (solo-learn's
 # weight-normalized prototypes, freezing and queue; see its docstring for how it differs from
 # mmselfsup's SwAV). solo-learn pairs it with the symmetric views (--aug solo_cifar_symmetric) and
-# LARS lr 0.6, wd 1e-6 (not set here).
+# LARS lr 0.6, wd 1e-6 (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 
@@ -18,13 +18,18 @@ model = dict(
     queue_length=3840,  # swav.yaml queue_size (split across processes, as in solo-learn)
     epoch_queue_starts=50,  # swav.yaml epoch_queue_starts
     freeze_prototypes_epochs=2,  # swav.yaml freeze_prototypes_epochs
-    # solo-learn's projector: Linear - BN - ReLU - Linear (with biases), output L2-normalized
+    # solo-learn's projector: Linear - BN - ReLU - Linear (with biases); SwAVSolo L2-normalizes
+    # its output (mmselfsup's SwAVNeck, the same layers, takes a list of crops, which the
+    # feature extraction of `ortho-suite evaluate` does not give a neck)
     neck=dict(
-        type='SwAVNeck',
+        type='NonLinearNeck',
         in_channels=512,  # set from the backbone by ortho_suite.pretrain
         hid_channels=2048,  # swav.yaml proj_hidden_dim
         out_channels=128,  # swav.yaml proj_output_dim
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_last_bias=True,
         with_avg_pool=True,
-        with_l2norm=True,
         norm_cfg=dict(type='BN1d')),
 )

@@ -6,7 +6,8 @@
 # kept from solo-learn: views go through the projector one at a time (the official code batches
 # both views through it), and view 2's whitened output is detached (detach_second). solo-learn
 # pairs it with its own views (rrc scale 0.2-1.0, jitter (.8, .8, .8, .2) p .8, gray .2, no blur,
-# no solarization: no --aug recipe of the suite matches) and Adam lr 2e-3, wd 1e-6 (not set here).
+# no solarization: no --aug recipe of the suite matches) and Adam lr 2e-3, wd 1e-6
+# (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

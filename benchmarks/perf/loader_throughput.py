@@ -1,0 +1,89 @@
+"""How many images per second the suite's training data loader delivers on its own, with no model.
+
+The GPU throughput run of 2026-11-23 found the suite at 2.3-3.0k images/s whatever the
+precision, while the hand-written loop (images already on the device) reached 5.3-11k: the suite
+is bound outside the GPU. This benchmark isolates the first suspect, mmengine's loader: the
+per-sample pipeline (``PackSelfSupInputs`` builds one data sample per image) in the worker
+processes, then, in the training process, unpickling the batch from the workers, ``pseudo_collate``
+and the copy of the images to the device (what ``SSLViewsPreprocessor.cast_data`` does, without
+the augmentation). If this alone caps near the suite's training throughput, the loader is the
+bound; if it runs far above it, the cost is in the training step itself (hooks, logging).
+
+    uv run python benchmarks/perf/loader_throughput.py --batch 512 --workers 2
+    python benchmarks/perf/loader_throughput.py --batch 512 --workers 12   # GPU machine
+
+The loader is built from the same composed config as ``ortho-suite pretrain`` (synthetic dataset,
+uint8 32x32 images), through mmengine's ``Runner.build_dataloader``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+
+import torch
+from mmengine.runner import Runner
+
+from ortho_suite import pretrain, provenance
+
+
+def time_loader(args, device: torch.device, to_device: bool) -> float:
+    """Images per second over ``args.iters`` batches after ``args.warmup`` (workers started)."""
+    n = args.batch * (args.warmup + args.iters)
+    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused", epochs=1,
+                                  cfg_options=[f"train_dataloader.batch_size={args.batch}",
+                                               f"train_dataloader.dataset.num_samples={n}",
+                                               f"train_dataloader.num_workers={args.workers}",
+                                               f"train_dataloader.persistent_workers={args.workers > 0}",
+                                               f"train_dataloader.pin_memory={device.type == 'cuda'}"])
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    t0 = None
+    for i, batch in enumerate(loader):
+        if i == args.warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        if to_device:
+            images = [x.to(device, non_blocking=True) for x in batch["inputs"]]
+            assert images[0].dtype == torch.uint8
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return args.batch * args.iters / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    samples: dict[str, list[float]] = {"loader": [], "loader + to device": []}
+    for _ in range(args.rounds):
+        samples["loader"].append(time_loader(args, device, to_device=False))
+        samples["loader + to device"].append(time_loader(args, device, to_device=True))
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"suite training loader, batch {args.batch}, {args.workers} workers, {device.type}; "
+          f"images/s, median of {args.rounds} rounds of {args.iters} batches")
+    for key, value in median.items():
+        print(f"  {key:<24} {value:10.1f}")
+    if args.out:
+        provenance.atomic_write_json(args.out, {
+            "benchmark": "loader_throughput",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "device": device.type, "batch_images": args.batch, "workers": args.workers,
+            "warmup": args.warmup, "iters": args.iters, "rounds": args.rounds,
+            "images_per_s_median": {k: round(v, 1) for k, v in median.items()},
+            "images_per_s_samples": {k: [round(x, 1) for x in v] for k, v in samples.items()},
+            "hardware": provenance.hardware(), "git_commit": provenance.git_commit()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+# Barlow Twins on CIFAR-100: solo-learn trains CIFAR-100 with its CIFAR-10 script
+# (scripts/pretrain/cifar/barlow.yaml: `dataset: cifar10 # change here for cifar100`).
+_base_ = ['../cifar10/barlowtwins.py']

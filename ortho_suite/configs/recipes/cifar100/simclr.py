@@ -1,0 +1,3 @@
+# SimCLR on CIFAR-100: solo-learn trains CIFAR-100 with its CIFAR-10 script
+# (scripts/pretrain/cifar/simclr.yaml: `dataset: cifar10 # change here for cifar100`).
+_base_ = ['../cifar10/simclr.py']

@@ -1,0 +1,3 @@
+# SimSiam on CIFAR-100: solo-learn trains CIFAR-100 with its CIFAR-10 script
+# (scripts/pretrain/cifar/simsiam.yaml: `dataset: cifar10 # change here for cifar100`).
+_base_ = ['../cifar10/simsiam.py']
