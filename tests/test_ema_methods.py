@@ -19,8 +19,8 @@ from ortho_suite.errors import UsageError
 from ortho_suite.models.ema_algorithms import dino_teacher_temperature
 from ortho_suite.regularizers import regularized_weights
 
-WIDTH = ["model.backbone.width=8", "custom_hooks.1.interval=0"]
-PROJ = ["model.neck.hid_channels=128", "model.neck.out_channels=128"]
+from .test_algorithms import PROJ, WIDTH, _views
+
 OPTIONS = {
     "wmse": ["model.neck.hid_channels=128", "model.neck.out_channels=8", "model.w_size=16"],
     "dino": PROJ + ["model.neck.num_prototypes=256"],
@@ -41,11 +41,6 @@ def _model(method, reg="none", extra=(), seed=0):
                                   cfg_options=WIDTH + OPTIONS[method] + list(extra))
     torch.manual_seed(seed)
     return pretrain.build_model(cfg).train()
-
-
-def _views(n=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, 32, 32, generator=g) for _ in range(2)]
 
 
 def test_wmse_scores_its_embeddings_with_the_functional_loss(hub):

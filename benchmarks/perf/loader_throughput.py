@@ -1,8 +1,8 @@
 """How many images per second the suite's training data loader delivers on its own, with no model.
 
-The GPU throughput run of 2026-11-23 found the suite at 2.3-3.0k images/s whatever the
-precision, while the hand-written loop (images already on the device) reached 5.3-11k: the suite
-is bound outside the GPU. This benchmark isolates the first suspect, mmengine's loader: the
+The GPU throughput run of 2026-11-23 found the suite at 2.3-2.9k images/s whatever the
+precision, while the hand-written loop (images already on the device) reached 5.3-10.9k: the
+suite is bound outside the GPU. This benchmark isolates the first suspect, mmengine's loader: the
 per-sample pipeline (``PackSelfSupInputs`` builds one data sample per image) in the worker
 processes, then, in the training process, unpickling the batch from the workers, ``pseudo_collate``
 and the copy of the images to the device (what ``SSLViewsPreprocessor.cast_data`` does, without
