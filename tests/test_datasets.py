@@ -214,6 +214,7 @@ def test_imagenet_pipeline_crops_on_cpu_and_colours_on_device(tmp_path, aug, siz
         preprocessor = MODELS.build(cfg.model.data_preprocessor)
     item = dataset[0]
     assert [tuple(x.shape) for x in item["inputs"]] == [(3, s, s) for s in sizes]
+    assert "gt_label" not in item["data_samples"]  # see test_training_batches_carry_no_label_tensors
     assert all(x.dtype == torch.uint8 for x in item["inputs"])
     batch = {"inputs": [x.unsqueeze(0) for x in item["inputs"]], "data_samples": [item["data_samples"]]}
     views, _ = preprocessor(batch, training=True)
@@ -225,3 +226,39 @@ def test_cifar_recipe_is_rejected_for_imagenet(capsys, tmp_path):
                  "imagenet100", "--aug", "solo_cifar_symmetric", "--work-dir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert code == 2 and "makes 32px views" in err and "byol_imagenet" in err
+
+
+def _count_tensors(x) -> int:
+    from mmengine.structures import BaseDataElement
+
+    if isinstance(x, torch.Tensor):
+        return 1
+    if isinstance(x, BaseDataElement):
+        return sum(_count_tensors(v) for v in x.all_values())
+    if isinstance(x, dict):
+        return sum(_count_tensors(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return sum(_count_tensors(v) for v in x)
+    return 0
+
+
+def test_training_batches_carry_no_label_tensors(tmp_path):
+    """A loader worker hands each tensor of a batch over through a shared-memory segment of its
+    own. Per-image label tensors made that 512 segments a batch and capped the loader near 3k
+    images/s (benchmarks/perf/loader_throughput.py), so training samples are packed without the
+    label no SSL loss reads: a collated batch holds one tensor per view, whatever its size.
+    Evaluation still gets each image's label."""
+    from mmengine.dataset import default_collate
+    from mmengine.registry import DefaultScope
+
+    from mmselfsup.registry import DATASETS
+    from ortho_suite import evaluate, pretrain
+
+    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", tmp_path / "w")
+    with DefaultScope.overwrite_default_scope("mmselfsup"):
+        dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    counts = [_count_tensors(default_collate([dataset[i] for i in range(n)])) for n in (2, 16)]
+    assert counts == [1, 1]  # the images, stacked; views are made on the device
+    features = evaluate.feature_dataset(cfg, "test", limit=4)
+    labels = evaluate.sample_labels([features[i]["data_samples"] for i in range(4)])
+    assert labels.tolist() == [int(features.labels[i]) for i in range(4)]

@@ -9,11 +9,13 @@ and the copy of the images to the device (what ``SSLViewsPreprocessor.cast_data`
 the augmentation). If this alone caps near the suite's training throughput, the loader is the
 bound; if it runs far above it, the cost is in the training step itself (hooks, logging).
 
-``loader, no labels`` packs the data samples without their class label. Each label is a small
-tensor, and torch moves every tensor between processes through a shared-memory segment of its
-own, so a batch of 512 samples costs 512 of them. On the 2-core CPU machine (2026-11-30) this
-was the bound: 2.2-3.0k images/s with labels through 1-2 workers, far more without them, and
-51k images/s with 0 workers (no process boundary).
+``loader, with labels`` packs each sample's class label too, as the suite's training pipeline
+did until 2026-11-30. Each label is a small tensor, and torch moves every tensor between processes
+through a shared-memory segment of its own, so a batch of 512 samples cost 512 of them. On the
+2-core CPU machine this was the bound: 2.2-3.0k images/s with labels through 1-2 workers, far
+more without them, and 51k images/s with 0 workers (no process boundary). Training samples now
+carry no label (no SSL loss reads one; evaluation keeps them), and the comparison stays here so
+a regression shows.
 
     uv run python benchmarks/perf/loader_throughput.py --batch 512 --workers 2
     python benchmarks/perf/loader_throughput.py --batch 512 --workers 12   # GPU machine
@@ -36,9 +38,9 @@ from mmengine.runner import Runner
 from ortho_suite import pretrain, provenance
 
 
-def time_loader(args, device: torch.device, to_device: bool, labels: bool = True) -> float:
+def time_loader(args, device: torch.device, to_device: bool, labels: bool = False) -> float:
     """Images per second over ``args.iters`` batches after ``args.warmup`` (workers started).
-    ``labels=False``: the packed data samples carry no class label (no SSL loss reads it)."""
+    ``labels=True``: each packed data sample carries its class label (the old pipeline)."""
     n = args.batch * (args.warmup + args.iters)
     cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused", epochs=1,
                                   cfg_options=[f"train_dataloader.batch_size={args.batch}",
@@ -46,10 +48,10 @@ def time_loader(args, device: torch.device, to_device: bool, labels: bool = True
                                                f"train_dataloader.num_workers={args.workers}",
                                                f"train_dataloader.persistent_workers={args.workers > 0}",
                                                f"train_dataloader.pin_memory={device.type == 'cuda'}"])
-    if not labels:
+    if labels:
         for step in cfg.train_dataloader.dataset.pipeline:
             if step.type == "PackSelfSupInputs":
-                step.algorithm_keys = []
+                step.algorithm_keys = ["gt_label"]
     with DefaultScope.overwrite_default_scope(cfg.default_scope):  # mmselfsup's registries
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     t0 = None
@@ -78,12 +80,12 @@ def main(argv=None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     samples: dict[str, list[float]] = {"loader": [], "loader + to device": [],
-                                       "loader, no labels": []}
+                                       "loader, with labels": []}
     for _ in range(args.rounds):
         samples["loader"].append(time_loader(args, device, to_device=False))
         samples["loader + to device"].append(time_loader(args, device, to_device=True))
-        samples["loader, no labels"].append(time_loader(args, device, to_device=False,
-                                                        labels=False))
+        samples["loader, with labels"].append(time_loader(args, device, to_device=False,
+                                                          labels=True))
     median = {k: statistics.median(v) for k, v in samples.items()}
     print(f"suite training loader, batch {args.batch}, {args.workers} workers, {device.type}; "
           f"images/s, median of {args.rounds} rounds of {args.iters} batches")

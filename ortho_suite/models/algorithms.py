@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from mmengine.dist import get_world_size
-from mmengine.logging import MessageHub
 from torch import nn
 
 from mmselfsup.models.algorithms.base import BaseModel
@@ -23,6 +22,7 @@ from mmselfsup.registry import MODELS
 from mmselfsup.utils import concat_all_gather
 
 from .. import losses
+from .ema_algorithms import training_epoch
 
 
 class TwoViewEmbedding(BaseModel):
@@ -191,7 +191,7 @@ class SwAVSolo(SwAV):
         self.register_buffer("queue", torch.zeros(2, queue_length // get_world_size(), feat_dim))
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        epoch = MessageHub.get_current_instance().get_info("epoch", 0)
+        epoch = training_epoch()
         embeddings = [F.normalize(self.neck(self.backbone(view))[0], dim=1) for view in inputs[:2]]
         prototypes = F.normalize(self.prototypes.weight, dim=1)
         if epoch < self.freeze_prototypes_epochs:

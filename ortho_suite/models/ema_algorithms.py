@@ -23,6 +23,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.models.utils import CosineEMA
 from mmselfsup.registry import MODELS
+from mmselfsup.utils import concat_all_gather
 
 from .. import losses
 
@@ -150,10 +151,6 @@ class DINO(_OnlineTargetModel):
         self.last_layer_frozen = False  # set by loss() for the current epoch
         self._drop_frozen_gradients_before_steps()
 
-    @property
-    def teacher(self) -> CosineEMA:
-        return self.target_net
-
     def _drop_frozen_gradients_before_steps(self) -> None:
         model = weakref.ref(self)
 
@@ -209,7 +206,7 @@ class NNBYOL(_OnlineTargetModel):
     @torch.no_grad()
     def enqueue(self, z: torch.Tensor) -> None:
         """Write the batch ``z`` (gathered over processes) over the oldest queue rows."""
-        z = losses.gather_with_grad(z)
+        z = concat_all_gather(z)
         if self.queue_size % z.shape[0]:
             raise ValueError(f"NNBYOL's queue size {self.queue_size} must be a multiple of the "
                              f"global batch size {z.shape[0]}")

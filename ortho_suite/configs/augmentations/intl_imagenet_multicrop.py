@@ -13,7 +13,8 @@ train_dataloader = dict(
                   interpolation='bicubic', backend='pillow'),
              dict(type='RandomFlip', prob=0.5)]
             for size, low, high in crops]),
-        dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[]),
+        dict(type='PackSelfSupInputs', algorithm_keys=[], meta_keys=[]),  # no labels: see
+        # configs/_base_/datasets/imagenet_folder.py
     ]))
 model = dict(data_preprocessor=dict(views=[
     dict(size=size, crop=False, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.2,

@@ -7,6 +7,9 @@ crop_view = [
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
 ]
+# Training samples carry no class label (no SSL loss reads it; per-image label tensors slow the
+# loader, see array_images.py); evaluation keeps the labels.
+pack_train = dict(type='PackSelfSupInputs', algorithm_keys=[], meta_keys=[])
 pack = dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])
 train_dataloader = dict(
     batch_size=256,  # global: split over the processes of a distributed run (pretrain.build_runner)
@@ -22,7 +25,7 @@ train_dataloader = dict(
         pipeline=[
             dict(type='LoadRGBImage'),
             dict(type='MultiView', num_views=2, transforms=[crop_view]),
-            pack,
+            pack_train,
         ]))
 model = dict(
     data_preprocessor=dict(

@@ -1,4 +1,4 @@
-# DINO on CIFAR-10 (recipes/cifar100/ inherits it), solo-learn's recipe:
+# DINO on CIFAR-10 (recipes/cifar100/ and imagenet100/ inherit it), solo-learn's recipe:
 # scripts/pretrain/cifar/dino.yaml. LARS (eta 0.02, trust ratio clipped to the lr, biases and norm
 # weights excluded), lr 0.3 per 256 images, weight decay 1e-6, solo-learn's warm-up cosine schedule.
 # The script's batch (256 on one GPU, devices: [0]) is set in the profiles' cfg_options; its

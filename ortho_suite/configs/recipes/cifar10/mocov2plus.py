@@ -1,4 +1,4 @@
-# MoCo v2+ on CIFAR-10 (recipes/cifar100/ inherits it), solo-learn's recipe:
+# MoCo v2+ on CIFAR-10 (recipes/cifar100/ and imagenet100/ inherit it), solo-learn's recipe:
 # scripts/pretrain/cifar/mocov2plus.yaml. SGD (momentum 0.9, weight decay on every parameter), lr
 # 0.3 per 256 images, weight decay 1e-4, solo-learn's warm-up cosine schedule. The script's batch
 # (256 on one GPU, devices: [0]) is set in the profiles' cfg_options; its classifier_lr is for

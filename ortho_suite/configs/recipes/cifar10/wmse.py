@@ -1,4 +1,4 @@
-# W-MSE on CIFAR-10 (recipes/cifar100/ inherits it), solo-learn's recipe:
+# W-MSE on CIFAR-10 (recipes/cifar100/ and imagenet100/ inherit it), solo-learn's recipe:
 # scripts/pretrain/cifar/wmse.yaml. Adam, lr 2e-3 per 256 images, weight decay 1e-6, solo-learn's
 # warm-up cosine schedule from lr 0 (the script's warmup_start_lr). The script's batch (256 on one
 # GPU, devices: [0]) is set in the profiles' cfg_options; its classifier_lr is for solo-learn's

@@ -1,29 +1,7 @@
-# SimSiam on ImageNet-100, solo-learn's recipe: scripts/pretrain/imagenet-100/simsiam.yaml. SGD
-# (momentum 0.9, weight decay on every parameter), lr 0.5 per 256 images, weight decay 1e-5,
-# solo-learn's warm-up cosine schedule. The script's batch (128 per GPU on two GPUs, devices: [0,
-# 1], i.e. 256 in all) is set in the profiles' cfg_options; its classifier_lr is for solo-learn's
-# online linear classifier, which the suite does not train.
-_base_ = ['../_base_/solo_warmup_cosine.py']
+# SimSiam on ImageNet-100, solo-learn's recipe: scripts/pretrain/imagenet-100/simsiam.yaml. Its
+# optimizer, lr per 256 images, weight decay and schedule equal the CIFAR script's, so the CIFAR-10
+# recipe is inherited; only the source differs. The script's batch (128 per GPU on two GPUs,
+# devices: [0, 1], i.e. 256 in all) is set in the profiles' cfg_options.
+_base_ = ['../cifar10/simsiam.py']
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    # solo/methods/simsiam.py gives the predictor a parameter group with `static_lr`: its lr stays
-    # at the (scaled) base lr while the schedule moves the others (solo/methods/base.py
-    # static_lr). Here the group is marked fix_lr and mmselfsup's SimSiamHook (custom_hooks)
-    # resets it to lr before every iteration.
-    paramwise_cfg=dict(custom_keys={'predictor': dict(fix_lr=True)}),
-    optimizer=dict(
-        type='SGD',
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
-        momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for sgd
-        # simsiam.yaml optimizer.weight_decay, on every parameter (exclude_bias_n_norm_wd: False,
-        # solo-learn's default, not set by the script)
-        weight_decay=1e-5),
-)
-custom_hooks = [  # added to the runtime's hooks by ortho_suite.pretrain
-    dict(type='SimSiamHook', fix_pred_lr=True,
-         lr=None,  # = optim_wrapper.optimizer.lr, set by ortho_suite.pretrain
-         adjust_by_epoch=False),
-]
-optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet-100/simsiam.yaml',
-                    base_lr=0.5)  # simsiam.yaml optimizer.lr
+optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet-100/simsiam.yaml')
