@@ -114,7 +114,9 @@ def headline(path: Path) -> list[tuple[str, str]]:
     kind = report["benchmark"]
     if kind == "train_throughput":
         rows = [(f"train images/s {k}", f"{v:,.0f}") for k, v in report["images_per_s_median"].items()]
-        return rows + [(f"ratio {k}", f"{v:.2f}") for k, v in report["ratios"].items()]
+        rows += [(f"ratio {k}", f"{v:.2f}") for k, v in report["ratios"].items()]
+        return rows + [(f"suite step overhead {k}", f"{v:+.1f} ms")
+                       for k, v in report.get("suite_step_overhead_ms", {}).items()]
     if kind == "or_overhead":
         speed = report.get("speed", "fp32")
         return ([(f"OR step overhead {reg} ({speed})", f"{100 * v:+.1f}%")

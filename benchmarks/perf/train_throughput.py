@@ -346,11 +346,14 @@ def main(argv=None) -> int:
                 _record(samples, f"{method}/fp32/lightly", time_lightly(method, args, images_np, device))
 
     median = {k: statistics.median(v) for k, v in samples.items()}
-    ratios = {}
+    ratios, overhead_ms = {}, {}
     for method in args.methods:
         for speed_name in args.speed:
             key = f"{method}/{speed_name}"
             ratios[f"{key}: suite / hand"] = median[f"{key}/suite"] / median[f"{key}/hand"]
+            # the suite's step time minus the hand loop's: what the runner, loader and hooks add
+            overhead_ms[key] = 1000 * args.batch * (1 / median[f"{key}/suite"]
+                                                    - 1 / median[f"{key}/hand"])
             if args.lightly:
                 ratios[f"{key}: suite / lightly fp32"] = (median[f"{key}/suite"]
                                                           / median[f"{method}/fp32/lightly"])
@@ -363,6 +366,7 @@ def main(argv=None) -> int:
         "images_per_s_median": {k: round(v, 1) for k, v in median.items()},
         "images_per_s_samples": {k: [round(x, 1) for x in v] for k, v in samples.items()},
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "suite_step_overhead_ms": {k: round(v, 2) for k, v in overhead_ms.items()},
         "same_network_check": checks,
         "hardware": provenance.hardware(), "packages": provenance.package_versions(),
         "git_commit": provenance.git_commit(),
@@ -373,6 +377,8 @@ def main(argv=None) -> int:
         print(f"  {key:<28} {value:10.1f}")
     for key, value in ratios.items():
         print(f"  {key:<36} {value:6.3f}")
+    for key, value in overhead_ms.items():
+        print(f"  {key + ': suite step overhead':<36} {value:6.1f} ms")
     if args.out:
         provenance.atomic_write_json(args.out, report)
     return 0
