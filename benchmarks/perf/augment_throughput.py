@@ -52,12 +52,17 @@ def load_images(n: int) -> torch.Tensor:
     return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="solo_cifar_symmetric")
     parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     views = recipe_views(args.recipe)

@@ -40,7 +40,7 @@ def extraction_images_per_s(n: int, width: int, device: torch.device) -> float:
     return n / seconds
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=50000)
     parser.add_argument("--test", type=int, default=10000)
@@ -49,6 +49,11 @@ def main(argv=None) -> int:
                         help="also time feature extraction of this many images (0: skip)")
     parser.add_argument("--width", type=int, default=64, help="ResNet-18 width for --extract")
     parser.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -51,7 +51,7 @@ def _step(model, optimizer, views, fast: bool = False) -> None:
     optimizer.step()
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="simclr")
     parser.add_argument("--width", type=int, default=64)
@@ -59,6 +59,11 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--speed", default="fp32", choices=["fp32", "fast"])
     parser.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

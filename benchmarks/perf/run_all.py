@@ -137,13 +137,18 @@ def headline(path: Path) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in report.items() if k.endswith("_s")]
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", default=None, help="run only these benchmarks")
     parser.add_argument("--pipeline", action="store_true",
                         help="also time `make repro` on a fresh clone (minutes on CPU)")
     parser.add_argument("--keep-clone", type=Path, default=None, metavar="DIR",
                         help="with --pipeline: clone into DIR and keep it")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     written = []

@@ -296,7 +296,7 @@ def _record(samples: dict, key: str, images_per_s: float) -> None:
     print(f"  {key:<28} {images_per_s:10.1f} images/s", flush=True)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["simclr", "byol"], choices=["simclr", "byol"])
     parser.add_argument("--speed", nargs="+", default=["fp32"], choices=sorted(SPEEDS),
@@ -311,6 +311,11 @@ def main(argv=None) -> int:
                         help="data-loader workers of the suite and of the lightly loop")
     parser.add_argument("--lightly", action="store_true", help="also time LightlySSL's loop")
     parser.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
