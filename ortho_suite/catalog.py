@@ -225,4 +225,4 @@ def config_path(entry: Entry) -> Path:
     """Absolute path of an entry's config fragment."""
     if entry.config is None:
         raise ValueError(f"{entry.name} has no config fragment")
-    return Path(str(resources.files("ortho_suite") / "configs" / entry.config))
+    return CONFIGS_DIR / entry.config

@@ -14,10 +14,15 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 
+def _distributed() -> bool:
+    """torch.distributed is initialised with more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every process along dim 0, keeping the gradient path (the
     GatherLayer of SimCLR / DirectCLR / VICReg code); identity in a single process."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if not _distributed():
         return x
     from torch.distributed.nn.functional import all_gather
 
@@ -205,7 +210,7 @@ def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor,
     samples."""
     batch_center = teacher_logits.sum(dim=0, keepdim=True)
     count = teacher_logits.shape[0]
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+    if _distributed():
         dist.all_reduce(batch_center)
         count *= dist.get_world_size()
     return center * momentum + batch_center / count * (1 - momentum)
@@ -249,7 +254,7 @@ def sinkhorn_knopp(scores: torch.Tensor, iters: int = 3, epsilon: float = 0.05) 
     ``scores``: [B, K] prototype scores of this process's samples. In a distributed run the total
     and the per-prototype sums cover every process's samples, and B counts them all. No gradient
     (the codes are targets)."""
-    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    distributed = _distributed()
     q = torch.exp(scores / epsilon).T
     n_prototypes = q.shape[0]
     n_samples = q.shape[1] * (dist.get_world_size() if distributed else 1)

@@ -194,63 +194,60 @@ def _norm(x):
     return float(np.sqrt((x.astype(np.float64) ** 2).sum()))
 
 
+def _check_two_lars_steps(cfg, seed: int, lr: float, momentum: float, update_of) -> dict:
+    """Two optimizer steps of the recipe's optimizer on the built model, with random gradients,
+    against a float64 momentum SGD (b <- m b + u, w <- w - lr b) whose per-tensor update
+    u = ``update_of(w, g)`` is the reference formula."""
+    model, optim_wrapper = _model_and_optimizer(cfg)
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    g = torch.Generator().manual_seed(seed)
+    w = {n: p.detach().double().numpy().copy() for n, p in params.items()}
+    buf = {}
+    for _ in range(2):
+        grads = {}
+        for n, p in params.items():
+            p.grad = torch.randn(p.shape, generator=g) * 1e-2
+            grads[n] = p.grad.double().numpy()
+        optim_wrapper.step()
+        for n, grad in grads.items():
+            update = update_of(w[n], grad)
+            buf[n] = update if n not in buf else momentum * buf[n] + update
+            w[n] = w[n] - lr * buf[n]
+        for n, p in params.items():
+            np.testing.assert_allclose(p.detach().numpy(), w[n], rtol=1e-5, atol=1e-7, err_msg=n)
+    return params
+
+
 def test_solo_lars_excludes_biases_and_norms_on_a_built_model():
     """cifar100/byol: every 1-D tensor (biases, batch-norm weights and biases) steps with its plain
     gradient (no weight decay, no trust ratio); every other tensor with solo-learn's clipped trust
     ratio on its decayed gradient (solo/utils/lars.py), written here in float64; two steps check
     the momentum buffer (lr outside it)."""
-    cfg = _compose("cifar100", "byol", batch=256)
-    model, optim_wrapper = _model_and_optimizer(cfg)
-    lr, wd, eta, m = 1.0, 1e-5, 0.02, 0.9
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    lr, wd, eta = 1.0, 1e-5, 0.02
+
+    def update_of(w, grad):
+        if w.ndim == 1:
+            return grad
+        ratio = eta * _norm(w) / (_norm(grad) + wd * _norm(w) + 1e-8)
+        return (grad + wd * w) * min(ratio / lr, 1.0)
+
+    params = _check_two_lars_steps(_compose("cifar100", "byol", batch=256), 1, lr, 0.9, update_of)
     flat = [n for n, p in params.items() if p.ndim == 1]
     assert any("bn" in n for n in flat) and any(n.endswith("bias") and "bn" not in n for n in flat)
-    g = torch.Generator().manual_seed(1)
-    w = {n: p.detach().double().numpy().copy() for n, p in params.items()}
-    buf = {}
-    for _ in range(2):
-        grads = {}
-        for n, p in params.items():
-            p.grad = torch.randn(p.shape, generator=g) * 1e-2
-            grads[n] = p.grad.double().numpy()
-        optim_wrapper.step()
-        for n, grad in grads.items():
-            if w[n].ndim == 1:
-                update = grad
-            else:
-                ratio = eta * _norm(w[n]) / (_norm(grad) + wd * _norm(w[n]) + 1e-8)
-                update = (grad + wd * w[n]) * min(ratio / lr, 1.0)
-            buf[n] = update if n not in buf else m * buf[n] + update
-            w[n] = w[n] - lr * buf[n]
-        for n, p in params.items():
-            np.testing.assert_allclose(p.detach().numpy(), w[n], rtol=1e-5, atol=1e-7, err_msg=n)
 
 
 def test_barlowtwins_lars_of_directclr_on_a_built_model():
     """imagenet/directclr: the Barlow Twins code's LARS (directclr/utils.py): 1-D tensors step
     with their plain gradient; others with (g + wd w) scaled by eta ||w|| / ||g + wd w||."""
-    cfg = _compose("imagenet", "directclr")
-    model, optim_wrapper = _model_and_optimizer(cfg)
-    lr, wd, eta, m = 4.8, 1e-6, 1e-3, 0.9
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    g = torch.Generator().manual_seed(2)
-    w = {n: p.detach().double().numpy().copy() for n, p in params.items()}
-    buf = {}
-    for _ in range(2):
-        grads = {}
-        for n, p in params.items():
-            p.grad = torch.randn(p.shape, generator=g) * 1e-2
-            grads[n] = p.grad.double().numpy()
-        optim_wrapper.step()
-        for n, grad in grads.items():
-            update = grad
-            if w[n].ndim != 1:
-                update = grad + wd * w[n]
-                update = update * (eta * _norm(w[n]) / _norm(update))
-            buf[n] = update if n not in buf else m * buf[n] + update
-            w[n] = w[n] - lr * buf[n]
-        for n, p in params.items():
-            np.testing.assert_allclose(p.detach().numpy(), w[n], rtol=1e-5, atol=1e-7, err_msg=n)
+    lr, wd, eta = 4.8, 1e-6, 1e-3
+
+    def update_of(w, grad):
+        if w.ndim == 1:
+            return grad
+        update = grad + wd * w
+        return update * (eta * _norm(w) / _norm(update))
+
+    _check_two_lars_steps(_compose("imagenet", "directclr"), 2, lr, 0.9, update_of)
 
 
 def test_solo_lars_edge_cases():

@@ -148,8 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     written = []
     for name, (script, bench_args) in PRESETS[device].items():

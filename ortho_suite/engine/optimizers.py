@@ -29,18 +29,6 @@ from torch.optim import Optimizer
 from mmselfsup.registry import OPTIMIZERS
 
 
-def _momentum_step(optimizer: Optimizer, p: torch.Tensor, update: torch.Tensor, lr: float,
-                   momentum: float) -> None:
-    if momentum:
-        state = optimizer.state[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = update.clone().detach()
-        else:
-            state["momentum_buffer"].mul_(momentum).add_(update)
-        update = state["momentum_buffer"]
-    p.add_(update, alpha=-lr)
-
-
 def _check(lr, momentum, weight_decay, eta) -> None:
     for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay),
                         ("eta", eta)):
@@ -48,8 +36,40 @@ def _check(lr, momentum, weight_decay, eta) -> None:
             raise ValueError(f"LARS {name} must be >= 0, got {value}")
 
 
+class _LARS(Optimizer):
+    """The step both variants share: each tensor with a gradient gets ``scaled_update`` (the
+    variant's ratio-scaled, decayed gradient) unless it is 1-D and ``exclude_bias_n_norm``, in
+    which case its plain gradient; then b <- m b + u (b = u on the first step), w <- w - lr b."""
+
+    def scaled_update(self, p: torch.Tensor, group: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                update = p.grad
+                if p.ndim != 1 or not group["exclude_bias_n_norm"]:
+                    update = self.scaled_update(p, group)
+                if group["momentum"]:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = update.clone().detach()
+                    else:
+                        state["momentum_buffer"].mul_(group["momentum"]).add_(update)
+                    update = state["momentum_buffer"]
+                p.add_(update, alpha=-group["lr"])
+        return loss
+
+
 @OPTIMIZERS.register_module()
-class LARSSolo(Optimizer):
+class LARSSolo(_LARS):
     """solo-learn's LARS (``solo/utils/lars.py``): for each tensor w with gradient g, unless it is
     1-D and ``exclude_bias_n_norm``, and when ||w|| and ||g|| are both non-zero,
     u = (g + wd w) r with r = eta ||w|| / (||g|| + wd ||w|| + eps), and with ``clip_lr``
@@ -63,31 +83,18 @@ class LARSSolo(Optimizer):
                                       eta=eta, eps=eps, clip_lr=clip_lr,
                                       exclude_bias_n_norm=exclude_bias_n_norm))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, wd = group["lr"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                update = p.grad
-                if p.ndim != 1 or not group["exclude_bias_n_norm"]:
-                    w_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(p.grad)
-                    ratio = group["eta"] * w_norm / (g_norm + wd * w_norm + group["eps"])
-                    if group["clip_lr"]:
-                        ratio = torch.clamp(ratio / lr, max=1.0)
-                    scaled = (p.grad + wd * p) * ratio
-                    update = torch.where((w_norm != 0) & (g_norm != 0), scaled, p.grad)
-                _momentum_step(self, p, update, lr, group["momentum"])
-        return loss
+    def scaled_update(self, p: torch.Tensor, group: dict) -> torch.Tensor:
+        wd = group["weight_decay"]
+        w_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(p.grad)
+        ratio = group["eta"] * w_norm / (g_norm + wd * w_norm + group["eps"])
+        if group["clip_lr"]:
+            ratio = torch.clamp(ratio / group["lr"], max=1.0)
+        scaled = (p.grad + wd * p) * ratio
+        return torch.where((w_norm != 0) & (g_norm != 0), scaled, p.grad)
 
 
 @OPTIMIZERS.register_module()
-class LARSBarlowTwins(Optimizer):
+class LARSBarlowTwins(_LARS):
     """The Barlow Twins code's LARS as DirectCLR uses it (``directclr/utils.py``): for each
     tensor w with gradient g, unless it is 1-D and ``exclude_bias_n_norm``, u = g + wd w scaled by
     eta ||w|| / ||u|| (1 if either norm is zero); excluded tensors get u = g. Then momentum (see
@@ -99,22 +106,9 @@ class LARSBarlowTwins(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                       eta=eta, exclude_bias_n_norm=exclude_bias_n_norm))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                update = p.grad
-                if p.ndim != 1 or not group["exclude_bias_n_norm"]:
-                    update = update.add(p, alpha=group["weight_decay"])
-                    w_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
-                    ratio = torch.where((w_norm > 0) & (u_norm > 0),
-                                        group["eta"] * w_norm / u_norm, torch.ones_like(w_norm))
-                    update = update * ratio
-                _momentum_step(self, p, update, group["lr"], group["momentum"])
-        return loss
+    def scaled_update(self, p: torch.Tensor, group: dict) -> torch.Tensor:
+        update = p.grad.add(p, alpha=group["weight_decay"])
+        w_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
+        ratio = torch.where((w_norm > 0) & (u_norm > 0),
+                            group["eta"] * w_norm / u_norm, torch.ones_like(w_norm))
+        return update * ratio

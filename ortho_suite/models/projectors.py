@@ -156,5 +156,4 @@ class FixedLowRankDiagonalProjector(Projector):
 
 
 # Neck types whose input width pretrain derives from the backbone (they always pool it).
-PROJECTORS = ("LinearProjector", "FixedOrthogonalProjector", "TrainableDiagonalProjector",
-              "FixedLowRankProjector", "FixedLowRankDiagonalProjector")
+PROJECTORS = tuple(cls.__name__ for cls in Projector.__subclasses__())

@@ -3,18 +3,8 @@
 # weights excluded), lr 0.3 per 256 images, weight decay 1e-6, solo-learn's warm-up cosine schedule.
 # The script's batch (256 on one GPU, devices: [0]) is set in the profiles' cfg_options; its
 # classifier_lr is for solo-learn's online linear classifier, which the suite does not train.
-_base_ = ['../_base_/solo_warmup_cosine.py']
+_base_ = ['../_base_/solo_lars.py']
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='LARSSolo',  # solo-learn's LARS: ortho_suite/engine/optimizers.py
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
-        momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for lars
-        weight_decay=1e-6,  # dino.yaml optimizer.weight_decay
-        eta=0.02,  # dino.yaml optimizer.kwargs.eta
-        clip_lr=True,  # dino.yaml optimizer.kwargs.clip_lr
-        exclude_bias_n_norm=True),  # dino.yaml optimizer.kwargs.exclude_bias_n_norm
-)
+optim_wrapper = dict(optimizer=dict(weight_decay=1e-6))  # dino.yaml optimizer.weight_decay
 optim_recipe = dict(source='solo-learn scripts/pretrain/cifar/dino.yaml',
                     base_lr=0.3)  # dino.yaml optimizer.lr

@@ -7,18 +7,12 @@
 # the accumulation); the suite does not accumulate gradients, so a run gets lr 0.45 x its global
 # batch / 256 (the batch is set in the profiles' cfg_options) and warmup_start_lr 3e-5. Its
 # classifier_lr is for solo-learn's online linear classifier, which the suite does not train.
-_base_ = ['../_base_/solo_warmup_cosine.py']
+_base_ = ['../_base_/solo_lars.py']
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='LARSSolo',  # solo-learn's LARS: ortho_suite/engine/optimizers.py
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
-        momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for lars
-        weight_decay=1e-6,  # byol.yaml optimizer.weight_decay
-        eta=0.001,  # byol.yaml optimizer.kwargs.eta
-        clip_lr=False,  # byol.yaml optimizer.kwargs.clip_lr
-        exclude_bias_n_norm=True),  # byol.yaml optimizer.kwargs.exclude_bias_n_norm
+optim_wrapper = dict(optimizer=dict(
+    weight_decay=1e-6,  # byol.yaml optimizer.weight_decay
+    eta=0.001,  # byol.yaml optimizer.kwargs.eta
+    clip_lr=False),  # byol.yaml optimizer.kwargs.clip_lr
 )
 optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet/byol.yaml',
                     base_lr=0.45)  # byol.yaml optimizer.lr

@@ -3,18 +3,8 @@
 # weight decay 1e-6, solo-learn's warm-up cosine schedule. The script's batch (128 per GPU on two
 # GPUs, devices: [0, 1], i.e. 256 in all) is set in the profiles' cfg_options; its classifier_lr is
 # for solo-learn's online linear classifier, which the suite does not train.
-_base_ = ['../_base_/solo_warmup_cosine.py']
+_base_ = ['../_base_/solo_lars.py']
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='LARSSolo',  # solo-learn's LARS: ortho_suite/engine/optimizers.py
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
-        momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for lars
-        weight_decay=1e-6,  # byol.yaml optimizer.weight_decay
-        eta=0.02,  # byol.yaml optimizer.kwargs.eta
-        clip_lr=True,  # byol.yaml optimizer.kwargs.clip_lr
-        exclude_bias_n_norm=True),  # byol.yaml optimizer.kwargs.exclude_bias_n_norm
-)
+optim_wrapper = dict(optimizer=dict(weight_decay=1e-6))  # byol.yaml optimizer.weight_decay
 optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet-100/byol.yaml',
                     base_lr=0.5)  # byol.yaml optimizer.lr
