@@ -159,6 +159,9 @@ PROFILES = {
     ]
 }
 
+# The papers' small CPU experiments (ortho_suite/experiments/<name>.py, `ortho-suite experiment`).
+EXPERIMENTS = ("directclr_toy", "or_proposition1", "iternorm_mapping")
+
 # Names the paper tables (benchmarks/tables/) use that the suite cannot train yet. A table cell
 # naming one of them renders as "not run in this profile"; listing them here keeps a typo in a
 # table file an error instead of a silently empty cell.

@@ -123,7 +123,7 @@ def _add_profile(sub) -> None:
 
 
 def _add_experiment(sub) -> None:
-    from .experiments import EXPERIMENTS
+    from .catalog import EXPERIMENTS
 
     p = sub.add_parser("experiment", help="run one of the papers' small CPU experiments",
                        description="Run a small-scale experiment of the papers (DirectCLR's toy "
@@ -170,16 +170,16 @@ def _cmd_list(args) -> int:
 def _cmd_pretrain(args) -> int:
     from mmengine.dist import is_main_process
 
-    from . import pretrain
+    from .runs import SUMMARY_FILE, RunSpec
+    from .train.pretrain import pretrain
 
-    summary = pretrain.pretrain(args.method, args.backbone, args.dataset, args.work_dir,
-                                reg=args.reg, seed=args.seed, epochs=args.epochs,
-                                cfg_options=args.cfg_options, launcher=args.launcher,
-                                aug=args.aug, data_root=args.data_root, restart=args.restart,
-                                replace_other_config=args.replace_other_config,
-                                recipe=args.recipe)
+    # Every RunSpec field is a pretrain option of the same name but ``variant`` (tables only).
+    spec = RunSpec(**{name: getattr(args, name) for name in RunSpec.field_names()
+                      if name != "variant"})
+    summary = pretrain(spec, args.work_dir, launcher=args.launcher, data_root=args.data_root,
+                       restart=args.restart, replace_other_config=args.replace_other_config)
     if is_main_process():
-        where = f"summary in {args.work_dir}/{pretrain.SUMMARY_FILE}"
+        where = f"summary in {args.work_dir}/{SUMMARY_FILE}"
         resumed = summary["resumed_from"]
         resumed = f" (resumed at epoch {resumed[-1]['epoch']})" if resumed else ""
         if summary["status"] == "diverged":
@@ -194,11 +194,11 @@ def _cmd_pretrain(args) -> int:
 
 
 def _cmd_summarize(args) -> int:
-    from . import report
-    from .params import load_params
+    from .profiles import load_params
+    from .report.summarize import write_summary
 
     params = load_params(args.params)
-    frame = report.write_summary(args.runs_dir, list(params["runs"]), args.out,
+    frame = write_summary(args.runs_dir, list(params["runs"]), args.out,
                                  params["profile"], params["profile_note"])
     done = int((frame["status"] == "finished").sum())
     print(f"{PROG}: {done}/{len(frame)} runs finished; wrote {args.out}/pretrain_summary.md")
@@ -206,7 +206,7 @@ def _cmd_summarize(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_run
+    from .evaluate.evaluate import evaluate_run
 
     result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs)
     if result["status"] == "diverged":
@@ -222,7 +222,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from .evaluate import compare_spectra
+    from .report.overlays import compare_spectra
 
     runs = {}
     for item in args.runs:
@@ -236,7 +236,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_tables(args) -> int:
-    from .render import render_profile
+    from .report.tables import render_profile
 
     score = render_profile(args.params, args.benchmarks, args.results, args.index)
     t = score["total"]

@@ -19,3 +19,22 @@ def unknown_name(kind: str, value: str, valid) -> UsageError:
 
 class DataError(UsageError):
     """Missing, corrupt or incomplete dataset files (the message names the path and the fix)."""
+
+
+def read_yaml(path, what: str = "file", missing_hint: str = "check the path"):
+    """The parsed content of the YAML file ``path``; a missing or unparseable file is a
+    UsageError naming the file (and the line of a syntax error). The one reader of every YAML
+    file a user writes: params, profiles, table definitions."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{what} {path} not found; {missing_hint}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}: not valid YAML{where}; fix the syntax") from None

@@ -69,3 +69,22 @@ def plot_log_spectrum(series: dict[str, list[float]], title: str, path: Path) ->
     ax.set_title(title)
     ax.legend(fontsize=7)
     _save(fig, path)
+
+
+def stage_of(name: str) -> str | None:
+    """The stage of a backbone weight: ``layerK`` of a ResNet (shortcuts excluded) or ``blocks.K``
+    of a ViT; None for the stem / patch embedding."""
+    if name.startswith("layer") and "downsample" not in name:
+        return name.split(".")[0]
+    if name.startswith("blocks."):
+        return ".".join(name.split(".")[:2])
+    return None
+
+
+def last_conv_of_each_stage(names: list[str]) -> list[str]:
+    """The last conv (ResNet) or Linear (ViT block: mlp.fc2) weight of each stage."""
+    last = {}
+    for name in names:
+        if stage_of(name) is not None:
+            last[stage_of(name)] = name
+    return list(last.values())

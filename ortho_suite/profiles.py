@@ -5,6 +5,8 @@ compared to the published protocols, evaluation settings, runs). DVC cannot choo
 ``foreach`` by another parameter, so the active profile is written into ``params.yaml`` by
 ``ortho-suite profile <name>``; the run settings there may then be edited (``dvc exp run -S``), but
 the run ids must stay the profile's, which :func:`check_params` enforces before rendering.
+
+``params.yaml`` and the profile files are read here, with errors that name the file and the field.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from pathlib import Path
 import yaml
 
 from . import catalog
-from .errors import UsageError
-from .params import load_params, validate_runs
+from .errors import UsageError, read_yaml
 from .provenance import atomic_write_text
+from .runs import RunSpec, spec_from_params
 
 PROFILE_FIELDS = ("summary", "comparable", "note", "eval", "runs")
 
@@ -44,12 +46,30 @@ def profile_path(name: str, directory: str | Path = "benchmarks/profiles") -> Pa
     return path
 
 
+def validate_runs(path: Path, runs) -> dict[str, RunSpec]:
+    """The RunSpec of every run of a params or profile file (errors name the file and field)."""
+    if not isinstance(runs, dict) or not runs:
+        raise UsageError(f"{path}: 'runs' must map run ids to run settings")
+    return {run_id: spec_from_params(path, run_id, run) for run_id, run in runs.items()}
+
+
+def load_params(path: str | Path) -> dict:
+    """Load and validate ``params.yaml``: ``profile``, ``profile_note`` and ``runs`` with known
+    names; ``specs`` is added, the RunSpec of every run."""
+    path = Path(path)
+    params = read_yaml(path, "params file", "run from the repository root or pass --params")
+    if not isinstance(params, dict):
+        raise UsageError(f"{path}: expected a mapping at the top level")
+    for field in ("profile", "profile_note", "runs"):
+        if field not in params:
+            raise UsageError(f"{path}: missing field '{field}'")
+    catalog.lookup("profiles", params["profile"])
+    return {**params, "specs": validate_runs(path, params["runs"])}
+
+
 def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> dict:
     path = profile_path(name, directory)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise UsageError(f"{path}: not valid YAML; fix the syntax") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of {', '.join(PROFILE_FIELDS)}")
     for key in PROFILE_FIELDS:

@@ -1,4 +1,5 @@
-"""Orthogonality regularization of the encoder's weights (He, Du, Ma, NeurIPS 2024, Sec. 3-4).
+"""The encoder regularizers of the OR paper (He, Du, Ma, NeurIPS 2024): orthogonality of the
+encoder's weights (Sec. 3-4) and the whitening baseline of its Table 1 (at the end).
 
 Every Conv2d / Linear weight is viewed as W in R^{input x output}: a Conv2d weight
 [C_out, C_in, kH, kW] gives input = C_in*kH*kW and output = C_out, a Linear weight [out, in] gives
@@ -24,7 +25,8 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-KINDS = ("none", "so", "srip")
+# The regularizers on the encoder's weights (catalog.REGULARIZERS names every regularizer).
+ORTHOGONALITY_KINDS = ("so", "srip")
 
 # gamma per backbone family and regularizer (the paper's Table 9 "recipe of adding OR"). The
 # paper's table is an image and its values were not recovered; these are the values of the
@@ -109,7 +111,7 @@ def orthogonality_penalty(encoder: nn.Module, kind: str, power_iters: int = 2,
     Pass the backbone only. Weights of the same shape are stacked and their Gram matrices computed
     in one batched product, so the cost is a handful of kernels, not one per layer.
     """
-    if kind not in ("so", "srip"):
+    if kind not in ORTHOGONALITY_KINDS:
         raise ValueError(f"unknown orthogonality penalty {kind!r}; expected 'so' or 'srip'")
     groups: dict[tuple, list[torch.Tensor]] = defaultdict(list)
     for _, weight in regularized_weights(encoder):
@@ -127,3 +129,27 @@ def orthogonality_penalty(encoder: nn.Module, kind: str, power_iters: int = 2,
                          else _srip_from_rows(w, power_iters, generator))
             total = per_layer.sum() if total is None else total + per_layer.sum()
     return total
+
+
+def vicreg_variance_covariance(x: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """VICReg's variance and covariance terms of one batch of embeddings ``x`` [N, D]
+    (Bardes et al., ICLR 2022, Eq. 1-4, official code): mean hinge ``relu(1 - sqrt(var + eps))`` over
+    dimensions, and the sum of squared off-diagonal covariances divided by D."""
+    n, d = x.shape
+    x = x - x.mean(dim=0)
+    std = torch.sqrt(x.var(dim=0) + eps)
+    variance = torch.relu(1.0 - std).mean()
+    cov = (x.T @ x) / (n - 1)
+    off_diagonal = cov - torch.diag_embed(torch.diagonal(cov))
+    covariance = off_diagonal.square().sum() / d
+    return variance, covariance
+
+
+def whitening_penalty(outputs: list[torch.Tensor], cov_ratio: float = 0.004) -> torch.Tensor:
+    """The OR paper's whitening baseline (Table 1, Sec. 5): VICReg's variance term averaged over
+    the views' predictor outputs plus ``cov_ratio`` (0.004 in the paper) times their covariance
+    terms summed, as VICReg's code combines its views."""
+    terms = [vicreg_variance_covariance(z) for z in outputs]
+    variance = sum(v for v, _ in terms) / len(terms)
+    covariance = sum(c for _, c in terms)
+    return variance + cov_ratio * covariance

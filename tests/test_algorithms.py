@@ -8,8 +8,11 @@ import math
 import pytest
 import torch
 
-from ortho_suite import losses, pretrain
+from ortho_suite import build, losses
 from ortho_suite.errors import UsageError
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
+from ortho_suite.train import pretrain as training
 
 WIDTH = ["model.backbone.width=8", "custom_hooks.1.interval=0"]
 PROJ = ["model.neck.hid_channels=128", "model.neck.out_channels=128"]
@@ -31,10 +34,9 @@ OPTIONS = {
 
 
 def _model(method):
-    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
-                                  cfg_options=WIDTH + OPTIONS[method])
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", cfg_options=WIDTH + OPTIONS[method]), "/tmp/unused")
     torch.manual_seed(0)
-    return pretrain.build_model(cfg).train()
+    return build.build_model(cfg).train()
 
 
 def _views(n=32, seed=0):
@@ -78,11 +80,10 @@ TINY_BACKBONES = {
 def test_loss_decreases_on_a_fixed_batch_for_every_backbone_family(backbone):
     """The overfitting check with SimCLR on each backbone family: the gradient reaches the
     loss through every kind of trunk."""
-    cfg = pretrain.compose_config("simclr", backbone, "synthetic", "/tmp/unused",
-                                  cfg_options=["custom_hooks.1.interval=0", *PROJ,
-                                               *TINY_BACKBONES[backbone]])
+    cfg = compose.compose_config(RunSpec("simclr", backbone, "synthetic", cfg_options=["custom_hooks.1.interval=0", *PROJ,
+                                               *TINY_BACKBONES[backbone]]), "/tmp/unused")
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).train()
+    model = build.build_model(cfg).train()
     views = _views(n=16)
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     history = []
@@ -118,16 +119,14 @@ def test_directclr_has_no_projector_and_uses_the_representation():
 
 def test_directclr_subvector_cannot_exceed_the_representation():
     with pytest.raises(UsageError, match="exceeds the representation's 64 dimensions"):
-        pretrain.compose_config("directclr", "resnet18_cifar", "synthetic", "/tmp/unused",
-                                cfg_options=WIDTH)
+        compose.compose_config(RunSpec("directclr", "resnet18_cifar", "synthetic", cfg_options=WIDTH), "/tmp/unused")
 
 
 @pytest.mark.parametrize("method", ["vicreg", "directclr", "intl"])
 def test_new_methods_train_through_the_runner_with_or(method, tmp_path):
-    summary = pretrain.pretrain(method, "resnet18_cifar", "synthetic", tmp_path / method, reg="so",
-                                epochs=1, cfg_options=WIDTH + OPTIONS[method] + [
+    summary = training.pretrain(RunSpec(method, "resnet18_cifar", "synthetic", reg="so", epochs=1, cfg_options=WIDTH + OPTIONS[method] + [
                                     "train_dataloader.batch_size=16",
-                                    "train_dataloader.dataset.num_samples=64"])
+                                    "train_dataloader.dataset.num_samples=64"]), tmp_path / method)
     assert summary["status"] == "finished" and summary["iterations"] == 4
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
 
@@ -135,11 +134,10 @@ def test_new_methods_train_through_the_runner_with_or(method, tmp_path):
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
 def test_imagenet_stem_backbones_train_through_the_runner(backbone, tmp_path):
     """Each backbone family once: SimCLR with SRIP on a width-4 ImageNet-stem ResNet."""
-    summary = pretrain.pretrain("simclr", backbone, "synthetic", tmp_path / backbone, reg="srip",
-                                epochs=1, cfg_options=[
+    summary = training.pretrain(RunSpec("simclr", backbone, "synthetic", reg="srip", epochs=1, cfg_options=[
                                     "model.backbone.width=4", "model.neck.hid_channels=32",
                                     "model.neck.out_channels=16", "train_dataloader.batch_size=16",
-                                    "train_dataloader.dataset.num_samples=32"])
+                                    "train_dataloader.dataset.num_samples=32"]), tmp_path / backbone)
     assert summary["status"] == "finished" and summary["iterations"] == 2
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
 

@@ -2,8 +2,6 @@
 implementation), and the statistics of the random parameters."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torchvision.transforms import RandomResizedCrop

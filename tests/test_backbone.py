@@ -6,7 +6,10 @@ import torch
 import torchvision
 from torch import nn
 
+from ortho_suite import build
 from ortho_suite.models import ResNetCIFAR, backbone_feature_dim
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 
 def _torchvision_cifar_resnet18() -> nn.Module:
@@ -96,12 +99,12 @@ def test_imagenet_stem_resnet_width_and_train_contract():
 def test_resnet50_cifar_is_the_torchvision_recipe_with_a_cifar_stem():
     """The `resnet50_cifar` catalog entry: solo-learn's CIFAR ResNet-50 (torchvision's ResNet-50,
     3x3 stride-1 stem, no max-pool, no classifier), 2048-d representation at width 64."""
-    from ortho_suite import catalog, pretrain
+    from ortho_suite import catalog
 
     entry = catalog.lookup("backbones", "resnet50_cifar")
     assert entry.family == "resnet50"
-    cfg = pretrain.compose_config("simclr", "resnet50_cifar", "synthetic", "/tmp/unused")
-    ours = pretrain.build_model(cfg).backbone
+    cfg = compose.compose_config(RunSpec("simclr", "resnet50_cifar", "synthetic"), "/tmp/unused")
+    ours = build.build_model(cfg).backbone
     reference = torchvision.models.resnet50()
     reference.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     reference.maxpool, reference.fc = nn.Identity(), nn.Identity()

@@ -12,9 +12,11 @@ import pytest
 import torch
 import yaml
 
-from ortho_suite import catalog, pretrain
+from ortho_suite import catalog
 from ortho_suite.cli import main
 from ortho_suite.datasets.cifar import CIFAR10_FORMAT
+from ortho_suite.runs import CONFIG_FILE, RunSpec
+from ortho_suite.train import compose
 
 from .fixtures import make_cifar, make_fashion_mnist
 from .test_tables import TOY_TABLE, _toy_project
@@ -31,10 +33,9 @@ def _pretrain(tmp, *extra, **names) -> list[str]:
 
 def _run_of_another_config(tmp) -> list[str]:
     """A work dir holding an unfinished run (config.py and a complete checkpoint) of width 16."""
-    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", tmp / "run",
-                                  cfg_options=["model.backbone.width=16"])
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", cfg_options=["model.backbone.width=16"]), tmp / "run")
     (tmp / "run").mkdir()
-    cfg.dump(str(tmp / "run" / pretrain.CONFIG_FILE))
+    cfg.dump(str(tmp / "run" / CONFIG_FILE))
     torch.save({"meta": {"epoch": 1, "iter": 4}, "state_dict": {}}, tmp / "run" / "epoch_1.pth")
     return _pretrain(tmp, "--cfg-options", "model.backbone.width=8")
 
@@ -66,7 +67,7 @@ def _unparseable_params(tmp) -> list[str]:
 
 def _unfinished_run(tmp) -> list[str]:
     (tmp / "run").mkdir()
-    (tmp / "run" / pretrain.CONFIG_FILE).write_text("x = 1\n")
+    (tmp / "run" / CONFIG_FILE).write_text("x = 1\n")
     return ["evaluate", "--work-dir", str(tmp / "run")]
 
 

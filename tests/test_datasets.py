@@ -5,15 +5,23 @@ import numpy as np
 import pytest
 import torch
 
+from ortho_suite import build, features
 from ortho_suite.cli import main
-from ortho_suite.datasets import CIFAR10Python, CIFAR100Python, FashionMNIST, ImageNetFolder
-from ortho_suite.datasets import LoadRGBImage, imagenet100_classes
+from ortho_suite.datasets import (
+    CIFAR10Python,
+    CIFAR100Python,
+    FashionMNIST,
+    ImageNetFolder,
+    LoadRGBImage,
+    imagenet100_classes,
+)
 from ortho_suite.datasets.cifar import CIFAR10_FORMAT, CIFAR100_FORMAT, load_cifar
 from ortho_suite.datasets.fmnist import DEFAULT_ROOT, load_fashion_mnist, to_rgb32
 from ortho_suite.errors import DataError
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 from .fixtures import make_cifar, make_fashion_mnist, make_imagenet_tree, md5
-
 
 # ---------------------------------------------------------------- CIFAR
 
@@ -201,14 +209,11 @@ def test_imagenet_pipeline_crops_on_cpu_and_colours_on_device(tmp_path, aug, siz
     """The composed ImageNet-100 config end to end on a fixture tree: per-image crops of the
     recipe's sizes from the loader, then the preprocessor's batched colour operations."""
     from mmengine.registry import DefaultScope
-
     from mmselfsup.registry import DATASETS, MODELS
-    from ortho_suite import pretrain
 
     make_imagenet_tree(tmp_path, imagenet100_classes(), splits=("train",))
-    cfg = pretrain.compose_config("byol", "resnet18_cifar", "imagenet100", tmp_path / "w",
-                                  aug=aug, data_root=str(tmp_path))
-    pretrain.check_data(cfg)
+    cfg = compose.compose_config(RunSpec("byol", "resnet18_cifar", "imagenet100", aug=aug), tmp_path / "w", data_root=str(tmp_path))
+    build.check_data(cfg)
     with DefaultScope.overwrite_default_scope("mmselfsup"):
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
         preprocessor = MODELS.build(cfg.model.data_preprocessor)
@@ -250,15 +255,13 @@ def test_training_batches_carry_no_label_tensors(tmp_path):
     Evaluation still gets each image's label."""
     from mmengine.dataset import default_collate
     from mmengine.registry import DefaultScope
-
     from mmselfsup.registry import DATASETS
-    from ortho_suite import evaluate, pretrain
 
-    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", tmp_path / "w")
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic"), tmp_path / "w")
     with DefaultScope.overwrite_default_scope("mmselfsup"):
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
     counts = [_count_tensors(default_collate([dataset[i] for i in range(n)])) for n in (2, 16)]
     assert counts == [1, 1]  # the images, stacked; views are made on the device
-    features = evaluate.feature_dataset(cfg, "test", limit=4)
-    labels = evaluate.sample_labels([features[i]["data_samples"] for i in range(4)])
-    assert labels.tolist() == [int(features.labels[i]) for i in range(4)]
+    evaluation_set = build.feature_dataset(cfg, "test", limit=4)
+    labels = features.sample_labels([evaluation_set[i]["data_samples"] for i in range(4)])
+    assert labels.tolist() == [int(evaluation_set.labels[i]) for i in range(4)]

@@ -13,11 +13,13 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
-from ortho_suite import losses, pretrain
+from ortho_suite import build, losses
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
 from ortho_suite.models.ema_algorithms import dino_teacher_temperature
 from ortho_suite.regularizers import regularized_weights
+from ortho_suite.runs import SUMMARY_FILE, RunSpec
+from ortho_suite.train import compose
 
 from .test_algorithms import PROJ, WIDTH, _views
 
@@ -37,10 +39,9 @@ def hub():
 
 
 def _model(method, reg="none", extra=(), seed=0):
-    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused", reg=reg,
-                                  cfg_options=WIDTH + OPTIONS[method] + list(extra))
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", reg=reg, cfg_options=WIDTH + OPTIONS[method] + list(extra)), "/tmp/unused")
     torch.manual_seed(seed)
-    return pretrain.build_model(cfg).train()
+    return build.build_model(cfg).train()
 
 
 def test_wmse_scores_its_embeddings_with_the_functional_loss(hub):
@@ -203,8 +204,7 @@ def test_queue_center_and_target_survive_a_state_dict_round_trip(hub):
 ])
 def test_batch_that_the_recipe_cannot_split_is_a_usage_error(method, options, message):
     with pytest.raises(UsageError, match=message):
-        pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
-                                cfg_options=options)
+        compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", cfg_options=options), "/tmp/unused")
 
 
 def _cli_pretrain(method, work_dir, epochs, extra=()):
@@ -217,7 +217,7 @@ def _cli_pretrain(method, work_dir, epochs, extra=()):
 @pytest.mark.parametrize("method", ["wmse", *sorted(EMA_METHODS)])
 def test_method_trains_through_the_cli(method, tmp_path):
     assert _cli_pretrain(method, tmp_path, epochs=1) == 0
-    summary = json.loads((tmp_path / pretrain.SUMMARY_FILE).read_text())
+    summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
     assert summary["status"] == "finished" and summary["iterations"] == 2
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0 for row in summary["train_log"])
     state = torch.load(tmp_path / "epoch_1.pth", map_location="cpu", weights_only=False)["state_dict"]
@@ -237,11 +237,11 @@ def test_dino_resumes_its_epoch_schedules_exactly(tmp_path):
     assert _cli_pretrain("dino", full, epochs=2, extra=extra) == 0
     assert _cli_pretrain("dino", resumed, epochs=2, extra=extra) == 0
     (resumed / "epoch_2.pth").unlink()
-    (resumed / pretrain.SUMMARY_FILE).unlink()
+    (resumed / SUMMARY_FILE).unlink()
     assert _cli_pretrain("dino", resumed, epochs=2, extra=extra) == 0
 
-    a = json.loads((full / pretrain.SUMMARY_FILE).read_text())
-    b = json.loads((resumed / pretrain.SUMMARY_FILE).read_text())
+    a = json.loads((full / SUMMARY_FILE).read_text())
+    b = json.loads((resumed / SUMMARY_FILE).read_text())
     assert b["resumed_from"] == [{"epoch": 1, "iteration": 2}]
     assert b["train_log"] == a["train_log"]
     ckpt = {e: torch.load(full / f"epoch_{e}.pth", map_location="cpu", weights_only=False)

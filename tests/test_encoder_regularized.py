@@ -6,21 +6,26 @@ import pytest
 import torch
 from torch import nn
 
-from ortho_suite import pretrain
+from ortho_suite import build
 from ortho_suite.errors import UsageError
-from ortho_suite.models import vicreg_variance_covariance
-from ortho_suite.regularizers import orthogonality_penalty, regularized_weights, so_penalty
+from ortho_suite.regularizers import (
+    regularized_weights,
+    so_penalty,
+    vicreg_variance_covariance,
+)
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose, launch
+from ortho_suite.train import pretrain as training
 
 
 def _compose(method, reg="none", options=(), epochs=1, work_dir="/tmp/unused"):
-    return pretrain.compose_config(method, "resnet18_cifar", "synthetic", work_dir, reg=reg,
-                                   epochs=epochs, cfg_options=list(options))
+    return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", reg=reg, epochs=epochs, cfg_options=list(options)), work_dir)
 
 
 def _build(method, reg, options):
     cfg = _compose(method, reg, options)
     torch.manual_seed(0)
-    return pretrain.build_model(cfg)
+    return build.build_model(cfg)
 
 
 def _views(batch=8, size=32, seed=0):
@@ -132,8 +137,8 @@ def test_so_training_makes_encoder_more_orthogonal_end_to_end(tmp_path, tiny_opt
     for reg in ("none", "so"):
         options = [*tiny_options, "model.encoder_regularizer.gamma=0.01"] if reg == "so" else tiny_options
         cfg = _compose("simclr", reg, options, epochs=2, work_dir=tmp_path / reg)
-        runner = pretrain.build_runner(cfg)
-        summary = pretrain.train(runner, cfg)
+        runner = launch.build_runner(cfg)
+        summary = training.train(runner, cfg)
         means[reg] = _mean_so_per_layer(runner.model.backbone)
         if reg == "so":
             logged = summary["train_log"][-1]
@@ -149,12 +154,9 @@ def test_bf16_autocast_reaches_only_the_backbone():
     see float32, and channels-last reaches weights and views."""
     import torch
 
-    from ortho_suite import pretrain
-
-    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused",
-                                  reg="so", cfg_options=["model.backbone.width=4",
-                                                         "speed.channels_last=True"])
-    model = pretrain.build_model(cfg).train()
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", reg="so", cfg_options=["model.backbone.width=4",
+                                                         "speed.channels_last=True"]), "/tmp/unused")
+    model = build.build_model(cfg).train()
     assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     dtypes = {}
     model.backbone.layer4.register_forward_hook(lambda m, a, o: dtypes.update(trunk=o.dtype) or None)

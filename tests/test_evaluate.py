@@ -6,9 +6,13 @@ import json
 import pytest
 from PIL import Image
 
-from ortho_suite import pretrain
+from ortho_suite import build, features, runs
 from ortho_suite.cli import main
-from ortho_suite.evaluate import compare_spectra, evaluate_run
+from ortho_suite.evaluate.evaluate import evaluate_run
+from ortho_suite.report.overlays import compare_spectra
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
+from ortho_suite.train import pretrain as training
 
 from .test_algorithms import OPTIONS as METHOD_OPTIONS
 from .test_algorithms import WIDTH as ALGORITHM_WIDTH
@@ -24,8 +28,7 @@ def trained_runs(tmp_path_factory):
     dirs = {}
     for reg in ("none", "so"):
         dirs[reg] = root / reg
-        pretrain.pretrain("simclr", "resnet18_cifar", "synthetic", dirs[reg], reg=reg, epochs=1,
-                          cfg_options=OPTIONS + (["model.encoder_regularizer.gamma=0.01"] if reg == "so" else []))
+        training.pretrain(RunSpec("simclr", "resnet18_cifar", "synthetic", reg=reg, epochs=1, cfg_options=OPTIONS + (["model.encoder_regularizer.gamma=0.01"] if reg == "so" else [])), dirs[reg])
     return dirs
 
 
@@ -50,14 +53,17 @@ def test_evaluate_writes_every_metric_and_plot(trained_runs, tmp_path):
         with Image.open(out / "plots" / f"{name}.png") as image:
             assert image.format == "PNG" and image.size[0] > 100
     assert result["linear_probe"] == on_disk["linear_probe"]
+    # every metric the summary, tables and leaderboard read (runs.METRICS) is where they read it
+    assert runs.read_metrics(out) == on_disk
+    values = {name: runs.metric(on_disk, name) for name in runs.METRICS}
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()), values
+    assert values["linear_top1"] == on_disk["linear_probe"]["top1"]
 
 
 def test_features_are_extracted_once_and_reused(trained_runs, tmp_path, monkeypatch):
-    from ortho_suite import evaluate
-
     evaluate_run(trained_runs["none"], tmp_path / "a", cache_dir=tmp_path / "cache", probe_epochs=1)
     calls = []
-    monkeypatch.setattr(evaluate, "extract", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(features, "extract", lambda *a, **k: calls.append(1))
     evaluate_run(trained_runs["none"], tmp_path / "b", cache_dir=tmp_path / "cache", probe_epochs=1)
     assert calls == [], "the cached features must be read, not extracted again"
 
@@ -88,13 +94,11 @@ def test_augmented_imagenet_probe_on_a_fixture_tree(tmp_path):
 
     make_imagenet_tree(tmp_path / "data", imagenet100_classes())
     run = tmp_path / "run"
-    pretrain.pretrain("simclr", "resnet18_cifar", "imagenet100", run, epochs=1,
-                      data_root=str(tmp_path / "data"),
-                      cfg_options=["model.backbone.width=4", "model.neck.hid_channels=32",
+    training.pretrain(RunSpec("simclr", "resnet18_cifar", "imagenet100", epochs=1, cfg_options=["model.backbone.width=4", "model.neck.hid_channels=32",
                                    "model.neck.out_channels=16", "train_dataloader.batch_size=50",
                                    "train_dataloader.num_workers=0",
                                    "train_dataloader.persistent_workers=False",
-                                   "custom_hooks.1.interval=0"])
+                                   "custom_hooks.1.interval=0"]), run, data_root=str(tmp_path / "data"))
     result = evaluate_run(run, tmp_path / "eval", protocol="imagenet", probe_epochs=1)
     assert result["linear_probe"]["protocol"] == "imagenet" and result["linear_probe"]["epochs"] == 1
     assert 0 <= result["linear_probe"]["top1"] <= 100 and result["features"]["test"] == 100
@@ -115,14 +119,11 @@ def test_every_method_gives_representations_and_embeddings_to_evaluate(method):
     SwAV's first projector (mmselfsup's SwAVNeck) took a list of crops and failed here."""
     import torch
 
-    from ortho_suite import evaluate
-
-    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
-                                  cfg_options=ALGORITHM_WIDTH + METHOD_OPTIONS[method])
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", cfg_options=ALGORITHM_WIDTH + METHOD_OPTIONS[method]), "/tmp/unused")
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).eval()
-    data = evaluate.feature_dataset(cfg, cfg.feature_data.test_split, limit=8)
-    out = evaluate.extract(model, data, 4, torch.device("cpu"), method, spectral=6, progress=False)
+    model = build.build_model(cfg).eval()
+    data = build.feature_dataset(cfg, cfg.feature_data.test_split, limit=8)
+    out = features.extract(model, data, 4, torch.device("cpu"), method, spectral=6, progress=False)
     assert out["representation"].shape == (8, 64) and len(out["labels"]) == 8
     assert [h.shape for h in out["hidden"].values()] == [(6, 8), (6, 16), (6, 32), (6, 64)]
     if model.with_neck:

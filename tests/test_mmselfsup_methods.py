@@ -16,9 +16,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
-from ortho_suite import losses, pretrain
+from ortho_suite import build, losses
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
+from ortho_suite.runs import SUMMARY_FILE, RunSpec
+from ortho_suite.train import compose
 
 from .test_algorithms import OPTIONS, WIDTH
 
@@ -27,10 +29,9 @@ MOMENTUM_ENCODER = {"mocov2plus": "encoder_k", "mocov3": "momentum_encoder"}
 
 
 def _model(method, reg="none", seed=0):
-    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused", reg=reg,
-                                  cfg_options=WIDTH + OPTIONS[method])
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", reg=reg, cfg_options=WIDTH + OPTIONS[method]), "/tmp/unused")
     torch.manual_seed(seed)
-    return pretrain.build_model(cfg).train().double()
+    return build.build_model(cfg).train().double()
 
 
 def _views(n=16, seed=0):
@@ -284,9 +285,8 @@ def test_state_dict_restores_queues_and_momentum_encoders(method):
 ])
 def test_a_queue_that_cannot_take_a_batch_is_a_usage_error(method, option, message):
     with pytest.raises(UsageError, match=message):
-        pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused",
-                                cfg_options=WIDTH + OPTIONS[method]
-                                + ["train_dataloader.batch_size=16", option])
+        compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", cfg_options=WIDTH + OPTIONS[method]
+                                + ["train_dataloader.batch_size=16", option]), "/tmp/unused")
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -297,7 +297,7 @@ def test_method_trains_through_the_cli_with_or(method, tmp_path, capsys):
                  "--cfg-options", *WIDTH, *OPTIONS[method], "train_dataloader.batch_size=16",
                  "train_dataloader.dataset.num_samples=32"])
     assert code == 0, capsys.readouterr().err[-2000:]
-    summary = json.loads((work_dir / pretrain.SUMMARY_FILE).read_text())
+    summary = json.loads((work_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "finished" and summary["iterations"] == 2
     assert all(math.isfinite(row["loss"]) and row["reg_penalty"] > 0
                for row in summary["train_log"])

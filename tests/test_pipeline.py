@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -10,12 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ortho_suite import report
 from ortho_suite.cli import main
+from ortho_suite.datasets.fmnist import DEFAULT_ROOT
 from ortho_suite.errors import UsageError
-from ortho_suite.params import load_params
+from ortho_suite.profiles import load_params
+from ortho_suite.report import summarize
 
-from .conftest import REPO
+from .conftest import REPO, TINY_OPTIONS
+
+FMNIST = DEFAULT_ROOT / "train-images-idx3-ubyte.gz"
 
 
 def test_repository_params_are_valid():
@@ -98,7 +104,7 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     _fake_metrics(out / "runs" / "a")
     (runs_dir / "b").mkdir(parents=True)  # started, never finished: no summary.json
     _fake_summary(runs_dir / "c", loss_last=float("nan"))  # trained to a non-finite loss
-    frame = report.write_summary(runs_dir, ["a", "b", "c"], out, "smoke", "A note.")
+    frame = summarize.write_summary(runs_dir, ["a", "b", "c"], out, "smoke", "A note.")
     assert list(frame["status"]) == ["finished", "missing", "diverged"]
     markdown = (out / "pretrain_summary.md").read_text()
     assert markdown.splitlines()[0] == "# Pretraining runs, profile `smoke`"
@@ -114,36 +120,91 @@ def test_summary_renders_runs_and_marks_missing_ones(tmp_path):
     assert not list(out.glob(".*.tmp")), "temporary files must be renamed or removed"
 
 
-def _stage_deps(name: str) -> list[Path]:
+def _stage(name: str) -> dict:
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
-    stage = stage.get("do", stage)  # foreach stages keep their body under `do`
-    return [REPO / dep for dep in stage["deps"] if dep.startswith("ortho_suite")]
+    return stage.get("do", stage)  # foreach stages keep their body under `do`
 
 
-@pytest.mark.parametrize("stage,entry", [("pretrain", "ortho_suite.pretrain"),
-                                         ("evaluate", "ortho_suite.evaluate"),
-                                         ("tables", "ortho_suite.render"),
-                                         ("directclr_toy", "ortho_suite.experiments.directclr_toy"),
-                                         ("or_proposition1", "ortho_suite.experiments.or_proposition1"),
-                                         ("iternorm_mapping",
-                                          "ortho_suite.experiments.iternorm_mapping, ortho_suite.evaluate")])
-def test_stage_deps_cover_every_module_the_stage_imports(stage, entry):
-    """A code change must re-run the stages whose code it touches: every ortho_suite module the
-    stage's entry point loads (in a fresh interpreter, with the suite's registrations) lies under
-    one of the stage's DVC deps. The package's own __init__ (a docstring) is exempt."""
-    # Training and evaluation also load the suite's registered mmselfsup modules.
-    register = ("import ortho_suite.pretrain as p; p._register_suite_modules(); "
-                if stage in ("pretrain", "evaluate", "iternorm_mapping") else "")
-    code = (f"import sys, {entry}; {register}"
-            "print('\\n'.join(v.__file__ for k, v in list(sys.modules.items()) "
-            "if k.startswith('ortho_suite') and getattr(v, '__file__', None)))")
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
-                          text=True, timeout=300, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    deps = _stage_deps(stage)
-    files = [Path(f) for f in proc.stdout.split()]
-    assert len(files) > 2  # the subprocess did list the loaded modules
-    uncovered = sorted(str(f.relative_to(REPO)) for f in files
-                       if f != REPO / "ortho_suite" / "__init__.py"
-                       and not any(f == d or d in f.parents for d in deps))
-    assert uncovered == [], f"add these to the {stage} stage's deps in dvc.yaml: {uncovered}"
+def _code_deps(name: str) -> list[str]:
+    return [dep for dep in _stage(name)["deps"] if dep.startswith("ortho_suite")]
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in deps)
+
+
+def _uncovered(files: list[str], deps: list[str]) -> list[str]:
+    return [f for f in files if not _covered(f, deps)]
+
+
+def _unused(files: list[str], deps: list[str]) -> list[str]:
+    return [dep for dep in deps if not any(_covered(f, [dep]) for f in files)]
+
+
+# The test-size run every stage command is executed on: one run of the smoke profile (so that
+# `tables` accepts the params file), trained on synthetic images for one epoch.
+DEPS_RUN_ID = "simclr_so_resnet18w8_fmnist"
+DEPS_RUN = {"method": "simclr", "reg": "so", "backbone": "resnet18_cifar", "dataset": "synthetic",
+            "aug": "solo_cifar_symmetric", "seed": 0, "epochs": 1,
+            "cfg_options": " ".join(TINY_OPTIONS)}
+# iternorm_mapping pretrains INTL on Fashion-MNIST: one T, one epoch of two batches.
+SHRINK_ITERNORM = (
+    "import ortho_suite.experiments.iternorm_mapping as m; m.TRAINING_ITERS = (4,); "
+    "m.TRAINING_EPOCHS = 1; m.PROBE_IMAGES = 64; m.TRAINING_OPTIONS = [o.replace('=2048', '=256') "
+    "for o in m.TRAINING_OPTIONS]")
+STAGES = ("pretrain", "evaluate", "summarize", "tables", "directclr_toy", "or_proposition1",
+          "iternorm_mapping")
+
+
+def _command(name: str) -> list[str]:
+    """The stage's `cmd` from dvc.yaml, interpolated as DVC would for DEPS_RUN."""
+    context = {"launch": {"prefix": "", "launcher": "none"}, "eval": {"protocol": "or"},
+               "item": DEPS_RUN, "key": DEPS_RUN_ID, "profile": "smoke"}
+
+    def value(match):
+        node = context
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    return shlex.split(re.sub(r"\$\{([^}]+)\}", value, _stage(name)["cmd"]))
+
+
+@pytest.fixture(scope="module")
+def stage_files(tmp_path_factory) -> dict[str, list[str]]:
+    """Every stage's real command, run in order in a fresh interpreter each on a test-size
+    project: {stage: the ortho_suite files it imported or read}."""
+    root = tmp_path_factory.mktemp("deps")
+    (root / "benchmarks").symlink_to(REPO / "benchmarks")
+    (root / "params.yaml").write_text(yaml.safe_dump({
+        "profile": "smoke", "profile_note": "deps test", "eval": {"protocol": "or"},
+        "runs": {DEPS_RUN_ID: DEPS_RUN}}))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(REPO))
+    found = {}
+    for name in STAGES:
+        if name == "iternorm_mapping" and not FMNIST.is_file():
+            continue
+        out = root / f"{name}.files.json"
+        setup = SHRINK_ITERNORM if name == "iternorm_mapping" else ""
+        proc = subprocess.run([sys.executable, "-m", "tests.stage_files", str(out), setup, "--",
+                               *_command(name)], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
+        found[name] = json.loads(out.read_text())["files"]
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_deps_are_exactly_the_code_the_stage_runs(stage, stage_files):
+    """A code change must re-run the stages whose code it touches, and only those: every
+    ortho_suite file the stage's real command imports or reads (run in a fresh interpreter)
+    lies under one of its DVC deps, and every code dep it declares holds such a file, so that
+    removing any one of them fails here."""
+    if stage not in stage_files:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    files, deps = stage_files[stage], _code_deps(stage)
+    assert "ortho_suite/cli.py" in files and len(files) > 5  # the command did run and report
+    assert _uncovered(files, deps) == [], f"add these to the {stage} stage's deps in dvc.yaml"
+    assert _unused(files, deps) == [], f"the {stage} stage never uses these deps in dvc.yaml"
+    # the check itself: without its last code dep the stage's files are no longer covered
+    assert _uncovered(files, deps[:-1])

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ortho_suite import losses, pretrain
-from ortho_suite import tables as T
+from ortho_suite import build, losses
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
 from ortho_suite.models.projectors import (
@@ -21,6 +20,9 @@ from ortho_suite.models.projectors import (
 )
 from ortho_suite.profiles import load_profile
 from ortho_suite.regularizers import orthogonality_penalty
+from ortho_suite.report import table_specs
+from ortho_suite.runs import DEFAULT_VARIANT, RunSpec
+from ortho_suite.train import compose
 
 from .conftest import REPO
 
@@ -42,10 +44,9 @@ def _reps(n=16, seed=0):
 
 def _directclr(neck: str | None, extra=(), seed=0):
     options = WIDTH + (["model.dim=None", f"model.neck.type={neck}", *NECKS[neck]] if neck else [])
-    cfg = pretrain.compose_config("directclr", "resnet18_cifar", "synthetic", "/tmp/unused",
-                                  cfg_options=options + list(extra))
+    cfg = compose.compose_config(RunSpec("directclr", "resnet18_cifar", "synthetic", cfg_options=options + list(extra)), "/tmp/unused")
     torch.manual_seed(seed)
-    return pretrain.build_model(cfg).train()
+    return build.build_model(cfg).train()
 
 
 # ------------------------------------------------------------------ each projector's definition
@@ -180,18 +181,17 @@ def test_low_rank_diagonal_projector_reproduces_directclr():
 
 
 def test_projector_options_are_checked():
-    def compose(*options):
-        return pretrain.compose_config("directclr", "resnet18_cifar", "synthetic", "/tmp/unused",
-                                       cfg_options=WIDTH + list(options))
+    def composed(*options):
+        return compose.compose_config(RunSpec("directclr", "resnet18_cifar", "synthetic", cfg_options=WIDTH + list(options)), "/tmp/unused")
 
     with pytest.raises(UsageError, match="add --cfg-options model.dim=None"):
-        compose("model.neck.type=LinearProjector")
+        composed("model.neck.type=LinearProjector")
     with pytest.raises(UsageError, match="must name its type"):
-        compose("model.dim=None", "model.neck.rank=16")
+        composed("model.dim=None", "model.neck.rank=16")
     with pytest.raises(UsageError, match="rank=65 must be between 1 and the representation's 64"):
-        compose("model.dim=None", "model.neck.type=FixedLowRankProjector", "model.neck.rank=65")
+        composed("model.dim=None", "model.neck.type=FixedLowRankProjector", "model.neck.rank=65")
     with pytest.raises(UsageError, match="'model.nekc' is not in the composed config"):
-        compose("model.nekc.type=LinearProjector")
+        composed("model.nekc.type=LinearProjector")
 
 
 def test_pretrain_with_a_projector_through_the_command_line(tmp_path):
@@ -215,13 +215,13 @@ def test_pretrain_with_a_projector_through_the_command_line(tmp_path):
 
 
 def _rows_have_runs(table_id: str, profile_name: str) -> dict:
-    table = next(t for t in T.load_tables(REPO / "benchmarks" / "tables") if t.id == table_id)
+    table = next(t for t in table_specs.load_tables(REPO / "benchmarks" / "tables") if t.id == table_id)
     runs = load_profile(profile_name, REPO / "benchmarks" / "profiles")["runs"]
     matched = {}
     for row in table.rows:
-        spec = {"variant": T.DEFAULT_VARIANT, **T.cell_spec(table, row, table.columns[0])}
+        spec = {"variant": DEFAULT_VARIANT, **table_specs.cell_spec(table, row, table.columns[0])}
         hits = [run_id for run_id, run in runs.items()
-                if all({**run, "variant": run.get("variant", T.DEFAULT_VARIANT)}.get(k) == v
+                if all({**run, "variant": run.get("variant", DEFAULT_VARIANT)}.get(k) == v
                        for k, v in spec.items())]
         assert len(hits) == 1, (table_id, row.id, hits)
         matched[row.id] = runs[hits[0]]
@@ -234,9 +234,7 @@ def test_every_directclr_table2_row_has_a_run_with_its_projector(tmp_path):
                 "trainable_diagonal": "TrainableDiagonalProjector",
                 "fixed_lowrank": "FixedLowRankProjector", "fixed_lowrank_diagonal": None}
     for row_id, run in _rows_have_runs("directclr_t2", "imagenet").items():
-        cfg = pretrain.compose_config(run["method"], run["backbone"], run["dataset"],
-                                      tmp_path / row_id, aug=run["aug"],
-                                      cfg_options=run["cfg_options"].split())
+        cfg = compose.compose_config(RunSpec(run["method"], run["backbone"], run["dataset"], aug=run["aug"], cfg_options=run["cfg_options"].split()), tmp_path / row_id)
         assert (cfg.model.get("neck") or {}).get("type") == expected[row_id], row_id
         if expected[row_id]:
             assert cfg.model.dim is None and cfg.model.neck.in_channels == 2048
@@ -248,10 +246,9 @@ def test_vicreg_without_projector_scores_the_representation(tmp_path):
     """OR Table 8's row: VICReg with model.neck=None, the loss on the pooled representation."""
     run = _rows_have_runs("or_t8", "cifar10")["no_projector"]
     assert "model.neck=None" in run["cfg_options"].split()
-    cfg = pretrain.compose_config("vicreg", "resnet18_cifar", "synthetic", tmp_path,
-                                  cfg_options=WIDTH + ["model.neck=None"])
+    cfg = compose.compose_config(RunSpec("vicreg", "resnet18_cifar", "synthetic", cfg_options=WIDTH + ["model.neck=None"]), tmp_path)
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).train()
+    model = build.build_model(cfg).train()
     assert not model.with_neck
     views = [torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
     ours = model.loss(views, data_samples=[])["loss_ssl"]

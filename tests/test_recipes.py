@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from ortho_suite import catalog, cli, pretrain
+from ortho_suite import build, catalog, cli
+from ortho_suite.report import summarize
+from ortho_suite.runs import CONFIG_FILE, SUMMARY_FILE, RunSpec
+from ortho_suite.train import compose
 
 from .conftest import TINY_OPTIONS
 
@@ -37,8 +40,7 @@ METHOD_OPTIONS = {
 def _compose(dataset, method, batch=256, epochs=30, options=(), recipe="paper", backbone=None):
     opts = [*TINY, *METHOD_OPTIONS.get(method, PROJ), f"train_dataloader.batch_size={batch}",
             *options]
-    return pretrain.compose_config(method, backbone or BACKBONE[dataset], dataset, "/tmp/unused",
-                                   epochs=epochs, cfg_options=opts, recipe=recipe)
+    return compose.compose_config(RunSpec(method, backbone or BACKBONE[dataset], dataset, epochs=epochs, cfg_options=opts, recipe=recipe), "/tmp/unused")
 
 
 def _model_and_optimizer(cfg):
@@ -46,7 +48,7 @@ def _model_and_optimizer(cfg):
     from mmengine.registry import DefaultScope
 
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).train()
+    model = build.build_model(cfg).train()
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
 
@@ -120,7 +122,7 @@ def test_composed_config_has_the_scripts_optimizer_and_schedule(dataset, method)
         assert optimizer[key] == value, key
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ("LinearLR", 0, warmup_epochs)
-    assert warmup.start_factor == pytest.approx(max(warmup_start / lr, pretrain.WARMUP_FROM_ZERO))
+    assert warmup.start_factor == pytest.approx(max(warmup_start / lr, compose.WARMUP_FROM_ZERO))
     assert (cosine.type, cosine.begin, cosine.end) == ("CosineAnnealingLR", warmup_epochs, epochs)
     assert cosine.T_max == epochs - warmup_epochs and cosine[floor[0]] == floor[1]
     assert warmup.convert_to_iter_based and cosine.convert_to_iter_based  # per iteration
@@ -138,7 +140,7 @@ def test_recipe_default_keeps_the_suite_sgd():
     assert [h.type for h in default.custom_hooks] == [h.type for h in paper.custom_hooks]
     # no recipe for the dataset (the smoke profile's Fashion-MNIST, or synthetic): the default
     for dataset in ("fmnist", "synthetic"):
-        cfg = pretrain.compose_config("byol", "resnet18_cifar", dataset, "/tmp/unused")
+        cfg = compose.compose_config(RunSpec("byol", "resnet18_cifar", dataset), "/tmp/unused")
         assert cfg.ortho_suite.recipe == "default" and cfg.optim_wrapper.optimizer.type == "SGD"
 
 
@@ -253,7 +255,7 @@ def test_barlowtwins_lars_of_directclr_on_a_built_model():
 def test_solo_lars_edge_cases():
     """A zero gradient moves nothing (solo-learn adds no weight decay then); without clip_lr the
     ratio multiplies lr; a tensor outside ``exclude_bias_n_norm`` gets the ratio even if 1-D."""
-    from ortho_suite.engine import LARSSolo
+    from ortho_suite.train.optimizers import LARSSolo
 
     w2, w1, w0 = (torch.nn.Parameter(torch.full(s, 2.0)) for s in [(2, 2), (3,), (2, 2)])
     opt = LARSSolo([w2, w1, w0], lr=0.5, momentum=0.0, weight_decay=0.1, eta=0.01)
@@ -363,7 +365,6 @@ def test_intl_imagenet100_decays_only_multidimensional_weights():
 def test_summary_names_the_recipe(tmp_path, monkeypatch):
     """A short run records the recipe it trained with in summary.json and the profile's
     provenance; the synthetic dataset has no recipe, so cifar100's BYOL recipe is lent to it."""
-    from ortho_suite import report
 
     lent = catalog.recipe_path("cifar100", "byol")
     monkeypatch.setattr(catalog, "recipe_path", lambda dataset, method: lent)
@@ -371,7 +372,7 @@ def test_summary_names_the_recipe(tmp_path, monkeypatch):
     assert cli.main(["pretrain", "--method", "byol", "--backbone", "resnet18_cifar", "--dataset",
                      "synthetic", "--epochs", "1", "--work-dir", str(work_dir), "--cfg-options",
                      *TINY_OPTIONS, "custom_hooks.1.interval=0"]) == 0
-    summary = json.loads((work_dir / pretrain.SUMMARY_FILE).read_text())
+    summary = json.loads((work_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "finished" and summary["recipe"] == "recipes/cifar100/byol.py"
-    assert "type='LARSSolo'" in (work_dir / pretrain.CONFIG_FILE).read_text()
-    assert report.collect_provenance(tmp_path, ["run"])["run"]["recipe"] == summary["recipe"]
+    assert "type='LARSSolo'" in (work_dir / CONFIG_FILE).read_text()
+    assert summarize.collect_provenance(tmp_path, ["run"])["run"]["recipe"] == summary["recipe"]

@@ -10,15 +10,18 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from ortho_suite import pretrain, report
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
-from ortho_suite.render import render_profile
-from ortho_suite.tables import DIVERGED
+from ortho_suite.report import summarize
+from ortho_suite.report.tables import render_profile
+from ortho_suite.report.verdicts import DIVERGED
+from ortho_suite.runs import CONFIG_FILE, SUMMARY_FILE, RunSpec
+from ortho_suite.train import compose, resume
 
 from .conftest import REPO, TINY_OPTIONS
 from .test_tables import _toy_project
@@ -55,14 +58,14 @@ def test_sigkill_after_the_first_checkpoint_resumes_to_the_uninterrupted_result(
     run.send_signal(signal.SIGKILL)
     assert run.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert (killed / "epoch_1.pth").is_file() and not (killed / "epoch_3.pth").exists()
-    assert not (killed / pretrain.SUMMARY_FILE).exists()
+    assert not (killed / SUMMARY_FILE).exists()
 
     proc = subprocess.run(_pretrain_cmd(killed), cwd=REPO, env=_env(), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "finished: 24 iterations (resumed at epoch 1)" in proc.stdout
-    a = json.loads((full / pretrain.SUMMARY_FILE).read_text())
-    b = json.loads((killed / pretrain.SUMMARY_FILE).read_text())
+    a = json.loads((full / SUMMARY_FILE).read_text())
+    b = json.loads((killed / SUMMARY_FILE).read_text())
     assert b["resumed_from"] == [{"epoch": 1, "iteration": 8}] and a["resumed_from"] == []
     assert b["train_log"] == a["train_log"]  # every loss of every iteration, bitwise
     assert b["monitor"] == a["monitor"] and len(a["monitor"]) == 3
@@ -73,44 +76,56 @@ def test_sigkill_after_the_first_checkpoint_resumes_to_the_uninterrupted_result(
 
 
 def _config(tmp_path, width=8):
-    return pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", tmp_path / "run",
-                                   cfg_options=[f"model.backbone.width={width}"])
+    return compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", cfg_options=[f"model.backbone.width={width}"]), tmp_path / "run")
 
 
 def _leave_run(cfg, epochs=(1, 2), finished=False):
     """A work dir as a run of ``cfg`` leaves it: config.py, checkpoints, maybe the summary."""
-    work_dir = pretrain.Path(cfg.work_dir)
+    work_dir = Path(cfg.work_dir)
     work_dir.mkdir(parents=True)
-    cfg.dump(str(work_dir / pretrain.CONFIG_FILE))
+    cfg.dump(str(work_dir / CONFIG_FILE))
     for epoch in epochs:
         torch.save({"meta": {"epoch": epoch}}, work_dir / f"epoch_{epoch}.pth")
     if finished:
-        (work_dir / pretrain.SUMMARY_FILE).write_text("{}")
+        (work_dir / SUMMARY_FILE).write_text("{}")
     return work_dir
 
 
 def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
     cfg = _config(tmp_path)
     work_dir = _leave_run(cfg)
-    assert pretrain.plan_resume(cfg) == work_dir / "epoch_2.pth"
+    assert resume.plan_resume(cfg) == work_dir / "epoch_2.pth"
     # killed while writing epoch 3: a truncated file is skipped, epoch 2 is still there
     data = (work_dir / "epoch_2.pth").read_bytes()
     (work_dir / "epoch_3.pth").write_bytes(data[: len(data) // 2])
-    assert pretrain.plan_resume(cfg) == work_dir / "epoch_2.pth"
-    assert pretrain.plan_resume(cfg, restart=True) is None
+    assert resume.plan_resume(cfg) == work_dir / "epoch_2.pth"
+    assert resume.plan_resume(cfg, restart=True) is None
 
 
 def test_a_finished_run_is_trained_again_and_another_config_needs_consent(tmp_path):
     cfg = _config(tmp_path)
     _leave_run(cfg, finished=True)
-    assert pretrain.plan_resume(cfg) is None  # re-running a finished run starts over
+    assert resume.plan_resume(cfg) is None  # re-running a finished run starts over
     other = _config(tmp_path, width=16)
     with pytest.raises(UsageError, match="holds a run of another config"):
-        pretrain.plan_resume(other)
-    assert pretrain.plan_resume(other, replace_other_config=True) is None
+        resume.plan_resume(other)
+    assert resume.plan_resume(other, replace_other_config=True) is None
     shutil.rmtree(cfg.work_dir)
     _leave_run(cfg)  # unfinished: replacing another config's run never resumes it
-    assert pretrain.plan_resume(other, replace_other_config=True) is None
+    assert resume.plan_resume(other, replace_other_config=True) is None
+
+
+def test_a_run_left_by_an_older_layout_is_another_config_not_a_crash(tmp_path):
+    """A work dir from before the stage packages: its config.py imports ortho_suite.engine,
+    which no longer exists. Reading it for the resume check must not import it."""
+    cfg = _config(tmp_path)
+    work_dir = _leave_run(cfg)
+    old = (work_dir / CONFIG_FILE).read_text().replace("'ortho_suite.train'", "'ortho_suite.engine'")
+    assert "ortho_suite.engine" in old
+    (work_dir / CONFIG_FILE).write_text(old)
+    with pytest.raises(UsageError, match="holds a run of another config"):
+        resume.plan_resume(cfg)
+    assert resume.plan_resume(cfg, replace_other_config=True) is None
 
 
 def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, capsys):
@@ -124,7 +139,7 @@ def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, c
                  "--cfg-options", *TINY_OPTIONS, "optim_wrapper.optimizer.lr=1e30"])
     out = capsys.readouterr().out
     assert code == 0 and "diverged: non-finite loss at iteration 2" in out
-    summary = json.loads((work_dir / pretrain.SUMMARY_FILE).read_text())
+    summary = json.loads((work_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "diverged" and summary["diverged_at_iteration"] == 2
     assert summary["iterations"] == 2  # stopped at once, not trained to the end on NaN weights
     assert summary["loss_last_finite"] == summary["train_log"][0]["loss"] > 0
@@ -138,7 +153,7 @@ def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, c
     assert metrics["loss_last_finite"] == summary["loss_last_finite"]
     assert (run_results / "spectra.json").is_file() and (run_results / "plots").is_dir()
 
-    report.write_summary(runs_dir, ["simclr_so_s0"], results, "smoke", "toy")
+    summarize.write_summary(runs_dir, ["simclr_so_s0"], results, "smoke", "toy")
     render_profile(params, bench, results)
     table = json.loads((results / "tables" / "toy.json").read_text())
     cell = next(c for c in table["cells"] if (c["row"], c["column"]) == ("simclr", "so"))

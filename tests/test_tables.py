@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ortho_suite import tables as T
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
 from ortho_suite.profiles import DEFAULT_LAUNCH, load_profile, params_of, write_params
-from ortho_suite.render import render_profile
+from ortho_suite.report import render, table_specs, verdicts
+from ortho_suite.report.tables import render_profile
+from ortho_suite.runs import DEFAULT_VARIANT, RunSpec
+from ortho_suite.train import compose
 
 from .conftest import REPO
 
@@ -30,7 +32,7 @@ PROTOCOL_NUMBERS = {4.8, 0.1, 0.4, 0.2}
 
 
 def _published_values() -> list[float]:
-    return [v for t in T.load_tables(REPO / "benchmarks" / "tables") for r in t.rows
+    return [v for t in table_specs.load_tables(REPO / "benchmarks" / "tables") for r in t.rows
             for v in r.published.values() if v is not None]
 
 
@@ -67,13 +69,13 @@ SPOT_CHECKS = [
 
 @pytest.mark.parametrize("table,row,column,value", SPOT_CHECKS)
 def test_published_values_sit_in_their_cells(table, row, column, value):
-    t = T.load_table(REPO / "benchmarks" / "tables" / f"{table}.yaml")
+    t = table_specs.load_table(REPO / "benchmarks" / "tables" / f"{table}.yaml")
     published = next(r for r in t.rows if r.id == row).published
     assert published.get(column) == value
 
 
 def test_every_table_names_its_source_and_or_tables_state_their_claims():
-    loaded = T.load_tables(REPO / "benchmarks" / "tables")
+    loaded = table_specs.load_tables(REPO / "benchmarks" / "tables")
     ids = {t.id for t in loaded}
     assert {"or_t1", "or_t2", "or_t3", "or_t4", "or_t5", "or_t6", "or_t7", "or_t8", "or_t10",
             "directclr_t1", "directclr_t2", "intl_small_medium", "intl_imagenet",
@@ -90,37 +92,37 @@ def test_every_table_names_its_source_and_or_tables_state_their_claims():
 
 
 @pytest.mark.parametrize("values,published,tolerance,diverged,expected", [
-    ([70.0], 71.0, 1.0, False, T.WITHIN),            # |delta| == tolerance is within
-    ([69.9], 71.0, 1.0, False, T.OUTSIDE),
-    ([72.5], 71.0, 1.0, False, T.OUTSIDE),
-    ([69.0, 71.0], 72.5, 1.0, False, T.WITHIN),     # mean 70, std 1.414: 2.5 <= 1 + 2.83
-    ([69.9, 70.1], 72.5, 1.0, False, T.OUTSIDE),    # mean 70, std 0.141: 2.5 > 1.28
-    ([], 71.0, 1.0, False, T.NOT_RUN),
-    ([70.0], None, 1.0, False, T.UNAVAILABLE),
-    ([70.0], 71.0, None, False, T.NOT_COMPARED),
-    ([70.0], 71.0, 1.0, True, T.DIVERGED),          # a diverged seed outranks everything
-    ([], None, 1.0, True, T.DIVERGED),
+    ([70.0], 71.0, 1.0, False, verdicts.WITHIN),            # |delta| == tolerance is within
+    ([69.9], 71.0, 1.0, False, verdicts.OUTSIDE),
+    ([72.5], 71.0, 1.0, False, verdicts.OUTSIDE),
+    ([69.0, 71.0], 72.5, 1.0, False, verdicts.WITHIN),     # mean 70, std 1.414: 2.5 <= 1 + 2.83
+    ([69.9, 70.1], 72.5, 1.0, False, verdicts.OUTSIDE),    # mean 70, std 0.141: 2.5 > 1.28
+    ([], 71.0, 1.0, False, verdicts.NOT_RUN),
+    ([70.0], None, 1.0, False, verdicts.UNAVAILABLE),
+    ([70.0], 71.0, None, False, verdicts.NOT_COMPARED),
+    ([70.0], 71.0, 1.0, True, verdicts.DIVERGED),          # a diverged seed outranks everything
+    ([], None, 1.0, True, verdicts.DIVERGED),
 ])
 def test_cell_verdict(values, published, tolerance, diverged, expected):
-    assert T.cell_verdict(values, published, tolerance, diverged) == expected
+    assert verdicts.cell_verdict(values, published, tolerance, diverged) == expected
 
 
 @pytest.mark.parametrize("baseline,treatment,delta,sign,diverged,expected", [
-    ([70.0], [73.0], 3.0, 1, False, T.WITHIN),
-    ([70.0], [71.0], 3.0, 1, False, T.OUTSIDE),      # +1 reproduced against a claimed +3
-    ([70.0], [74.5], 3.0, 1, False, T.OUTSIDE),
-    ([70.0], [70.5], None, 1, False, T.CLAIM_HOLDS),
-    ([70.0], [70.0], None, 1, False, T.CLAIM_FAILS),  # no change is not an improvement
-    ([70.0], [69.0], None, -1, False, T.CLAIM_HOLDS),
-    ([70.0], [], None, 1, False, T.NOT_RUN),
-    ([70.0], [71.0], None, 1, True, T.DIVERGED),
+    ([70.0], [73.0], 3.0, 1, False, verdicts.WITHIN),
+    ([70.0], [71.0], 3.0, 1, False, verdicts.OUTSIDE),      # +1 reproduced against a claimed +3
+    ([70.0], [74.5], 3.0, 1, False, verdicts.OUTSIDE),
+    ([70.0], [70.5], None, 1, False, verdicts.CLAIM_HOLDS),
+    ([70.0], [70.0], None, 1, False, verdicts.CLAIM_FAILS),  # no change is not an improvement
+    ([70.0], [69.0], None, -1, False, verdicts.CLAIM_HOLDS),
+    ([70.0], [], None, 1, False, verdicts.NOT_RUN),
+    ([70.0], [71.0], None, 1, True, verdicts.DIVERGED),
 ])
 def test_claim_verdict(baseline, treatment, delta, sign, diverged, expected):
-    assert T.claim_verdict(baseline, treatment, delta, sign, 1.0, diverged) == expected
+    assert verdicts.claim_verdict(baseline, treatment, delta, sign, 1.0, diverged) == expected
 
 
 def test_mean_std_is_the_sample_standard_deviation():
-    mean, std = T.mean_std([1.0, 2.0, 4.0])
+    mean, std = verdicts.mean_std([1.0, 2.0, 4.0])
     assert mean == pytest.approx(7 / 3)
     assert std == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
 
@@ -195,19 +197,19 @@ def test_rendered_cells_verdicts_csv_and_leaderboard(tmp_path):
     data = json.loads((results / "tables" / "toy.json").read_text())
     cells = {(c["row"], c["column"]): c for c in data["cells"]}
     assert cells["simclr", "none"]["reproduced"]["mean"] == 70.5          # two seeds averaged
-    assert cells["simclr", "none"]["verdict"] == T.WITHIN                # 0.5 <= 1 + 2 x 0.707
-    assert cells["simclr", "so"]["verdict"] == T.OUTSIDE                 # 73.25 vs 75
-    assert cells["byol", "none"]["verdict"] == T.DIVERGED                 # NaN loss
-    assert cells["byol", "so"]["verdict"] == T.NOT_RUN
-    assert cells["nnclr", "none"]["verdict"] == T.NOT_RUN
+    assert cells["simclr", "none"]["verdict"] == verdicts.WITHIN                # 0.5 <= 1 + 2 x 0.707
+    assert cells["simclr", "so"]["verdict"] == verdicts.OUTSIDE                 # 73.25 vs 75
+    assert cells["byol", "none"]["verdict"] == verdicts.DIVERGED                 # NaN loss
+    assert cells["byol", "so"]["verdict"] == verdicts.NOT_RUN
+    assert cells["nnclr", "none"]["verdict"] == verdicts.NOT_RUN
     assert "not implemented yet: nnclr (method)" in cells["nnclr", "none"]["reason"]
     (claim,) = data["claims"]
-    assert claim["reproduced_delta"] == pytest.approx(2.75) and claim["verdict"] == T.WITHIN
+    assert claim["reproduced_delta"] == pytest.approx(2.75) and claim["verdict"] == verdicts.WITHIN
     assert score["total"] == {"published_cells": 4, "compared_cells": 2, "within": 1, "outside": 1,
                               "diverged": 1, "claims": 1, "claims_compared": 1,
                               "claims_reproduced": 1, "claims_failed": 0}
     csv_lines = (results / "tables" / "toy.csv").read_text().splitlines()
-    assert csv_lines[0].split(",") == T.CSV_COLUMNS and len(csv_lines) == 1 + 6
+    assert csv_lines[0].split(",") == render.CSV_COLUMNS and len(csv_lines) == 1 + 6
     board = (results / "leaderboard.md").read_text()
     assert board.startswith("# Leaderboard, profile `smoke`")
     assert "**1 of 2**" in board and "(1 diverged)" in board
@@ -230,7 +232,7 @@ def test_truncated_metrics_is_never_read_as_done(tmp_path):
     render_profile(params, bench, results)
     data = json.loads((results / "tables" / "toy.json").read_text())
     assert next(c for c in data["cells"] if c["row"] == "simclr" and c["column"] == "so")[
-        "verdict"] == T.NOT_RUN
+        "verdict"] == verdicts.NOT_RUN
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -321,30 +323,25 @@ def test_profile_switch_keeps_the_machines_launch_section(tmp_path):
 
 @pytest.mark.parametrize("name", ["smoke", "fmnist", "cifar10", "cifar100", "imagenet100", "imagenet"])
 def test_every_profile_run_composes_a_valid_config(name, tmp_path):
-    from ortho_suite import pretrain
-
     profile = load_profile(name, REPO / "benchmarks" / "profiles")
     for run_id, run in profile["runs"].items():
-        cfg = pretrain.compose_config(
-            run["method"], run["backbone"], run["dataset"], tmp_path / run_id, reg=run["reg"],
-            seed=run["seed"], epochs=run["epochs"], aug=run["aug"],
-            cfg_options=run["cfg_options"].split())
+        cfg = compose.compose_config(RunSpec(run["method"], run["backbone"], run["dataset"], reg=run["reg"], seed=run["seed"], epochs=run["epochs"], aug=run["aug"], cfg_options=run["cfg_options"].split()), tmp_path / run_id)
         assert cfg.train_cfg.max_epochs == run["epochs"]
 
 
 def test_paper_profiles_fill_paper_cells_and_smoke_fills_none(tmp_path):
     """Every run of a paper profile lands in at least one paper-table cell or claim; the smoke
     profile's runs land only in the suite's own Fashion-MNIST table."""
-    tables = T.load_tables(REPO / "benchmarks" / "tables")
+    tables = table_specs.load_tables(REPO / "benchmarks" / "tables")
     for name in ["smoke", "cifar10", "cifar100", "imagenet100", "imagenet"]:
         profile = load_profile(name, REPO / "benchmarks" / "profiles")
         for run_id, run in profile["runs"].items():
             spec = {**{k: run[k] for k in ("method", "reg", "backbone", "dataset", "epochs")},
-                    "variant": run.get("variant", T.DEFAULT_VARIANT)}
+                    "variant": run.get("variant", DEFAULT_VARIANT)}
             used_by = set()
             for t in tables:
-                specs = [T.cell_spec(t, r, c) for r in t.rows for c in t.columns]
-                specs += [s for c in t.claims for s in [T.claim_specs(t, c)[0], *T.claim_specs(t, c)[1]]]
+                specs = [table_specs.cell_spec(t, r, c) for r in t.rows for c in t.columns]
+                specs += [s for c in t.claims for s in [table_specs.claim_specs(t, c)[0], *table_specs.claim_specs(t, c)[1]]]
                 if any(all(spec.get(k) == v for k, v in {"variant": "standard", **s}.items())
                        for s in specs):
                     used_by.add(t.id)

@@ -8,14 +8,15 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from ortho_suite import pretrain
+from ortho_suite.runs import SUMMARY_FILE, RunSpec
+from ortho_suite.train import compose, launch
+from ortho_suite.train import pretrain as training
 
 from .conftest import run_cli
 
 
 def _tiny_cfg(method, work_dir, options, epochs=1, seed=0):
-    return pretrain.compose_config(method, "resnet18_cifar", "synthetic", work_dir, seed=seed,
-                                   epochs=epochs, cfg_options=options)
+    return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", seed=seed, epochs=epochs, cfg_options=options), work_dir)
 
 
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -25,11 +26,11 @@ def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("method", ["simclr", "byol", "barlowtwins"])
 def test_method_trains_through_mmengine_runner(method, tmp_path, tiny_options):
     cfg = _tiny_cfg(method, tmp_path / method, tiny_options)
-    runner = pretrain.build_runner(cfg)
+    runner = launch.build_runner(cfg)
     model = runner.model
     before = {"backbone": _snapshot(model.backbone), "neck": _snapshot(model.neck)}
 
-    summary = pretrain.train(runner, cfg)
+    summary = training.train(runner, cfg)
 
     assert summary["status"] == "finished"
     assert summary["iterations"] == 4  # 64 images / batch 16, one epoch
@@ -45,7 +46,7 @@ def test_method_trains_through_mmengine_runner(method, tmp_path, tiny_options):
     assert [m["epoch"] for m in summary["monitor"]] == [1]
     assert 0 <= summary["monitor"][0]["knn_top1"] <= 100
     assert 1 <= summary["monitor"][0]["effective_rank"] <= 64  # width 8 -> 64-d representation
-    on_disk = json.loads((tmp_path / method / pretrain.SUMMARY_FILE).read_text())
+    on_disk = json.loads((tmp_path / method / SUMMARY_FILE).read_text())
     assert on_disk["loss_last"] == losses[-1]
     assert (tmp_path / method / "epoch_1.pth").is_file()
 
@@ -53,9 +54,9 @@ def test_method_trains_through_mmengine_runner(method, tmp_path, tiny_options):
 def test_byol_target_network_follows_online_network(tmp_path, tiny_options):
     """BYOL's EMA target must be updated from the online network (mmselfsup's CosineEMA)."""
     cfg = _tiny_cfg("byol", tmp_path / "byol", tiny_options)
-    runner = pretrain.build_runner(cfg)
+    runner = launch.build_runner(cfg)
     target_before = _snapshot(runner.model.target_net)
-    summary = pretrain.train(runner, cfg)
+    summary = training.train(runner, cfg)
     # BYOL's symmetric loss (2 - 2cos) + (2 - 2cos) lies in [0, 8]; mmselfsup's default
     # (shift 0) would log the same minus 4, negative once the views align.
     assert all(0.0 <= row["loss"] <= 8.0 for row in summary["train_log"])
@@ -68,7 +69,7 @@ def test_same_seed_same_losses_on_cpu(tmp_path, tiny_options):
     runs = []
     for name in ("a", "b"):
         cfg = _tiny_cfg("simclr", tmp_path / name, tiny_options, seed=3)
-        runs.append([row["loss"] for row in pretrain.train(pretrain.build_runner(cfg), cfg)["train_log"]])
+        runs.append([row["loss"] for row in training.train(launch.build_runner(cfg), cfg)["train_log"]])
     assert runs[0] == runs[1]
 
 
@@ -85,5 +86,5 @@ def test_cli_pretrain_end_to_end(tmp_path, tiny_options):
     assert (work_dir / "epoch_2.pth").is_file()
     # The dumped config is the resolved one: reloading it gives the same hash.
     reloaded = Config.fromfile(str(work_dir / "config.py"))
-    assert pretrain.config_hash(reloaded) == summary["config_sha256"]
+    assert compose.config_hash(reloaded) == summary["config_sha256"]
     assert reloaded.model.backbone.width == 8

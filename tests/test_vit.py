@@ -15,11 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ortho_suite import pretrain
+from ortho_suite import build
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
 from ortho_suite.models import VisionTransformerCLS, backbone_feature_dim
 from ortho_suite.regularizers import regularized_weights
+from ortho_suite.runs import SUMMARY_FILE, RunSpec, load_finished_run
+from ortho_suite.train import compose
 
 # a 16-wide, 2-block, 2-head ViT: every test below runs it in well under a second per step
 TINY_VIT = ["model.backbone.embed_dim=16", "model.backbone.depth=2", "model.backbone.num_heads=2"]
@@ -113,7 +115,7 @@ def test_rejects_wrong_image_size_and_indices():
 
 @pytest.mark.parametrize("name,dim,heads", [("vit_tiny", 192, 3), ("vit_small", 384, 6)])
 def test_full_size_parameter_count_and_timm_init(name, dim, heads, tmp_path):
-    cfg = pretrain.compose_config("simclr", name, "synthetic", tmp_path)
+    cfg = compose.compose_config(RunSpec("simclr", name, "synthetic"), tmp_path)
     assert backbone_feature_dim(cfg.model.backbone) == dim == cfg.model.neck.in_channels
     torch.manual_seed(0)
     net = VisionTransformerCLS(**{k: v for k, v in cfg.model.backbone.items() if k != "type"})
@@ -128,12 +130,11 @@ def test_full_size_parameter_count_and_timm_init(name, dim, heads, tmp_path):
 
 
 def test_or_penalty_covers_exactly_the_vit_weight_matrices(tmp_path):
-    cfg = pretrain.compose_config("simclr", "vit_tiny", "synthetic", tmp_path, reg="so",
-                                  cfg_options=TINY_VIT + ["model.neck.hid_channels=32",
-                                                          "model.neck.out_channels=16"])
+    cfg = compose.compose_config(RunSpec("simclr", "vit_tiny", "synthetic", reg="so", cfg_options=TINY_VIT + ["model.neck.hid_channels=32",
+                                                          "model.neck.out_channels=16"]), tmp_path)
     assert cfg.model.encoder_regularizer.gamma == 1e-5  # the recipe's ViT-tiny SO value
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg)
+    model = build.build_model(cfg)
     # the weight matrices of a depth-2 ViT: patch embedding conv, then per block qkv, attention
     # output projection and the two MLP layers
     expected = ["patch_embed.proj.weight"] + [
@@ -171,10 +172,9 @@ def test_or_penalty_covers_exactly_the_vit_weight_matrices(tmp_path):
 def test_two_view_embedding_without_projector_is_the_cls_token(tmp_path):
     """DirectCLR (no projector) embeds with ``features[-1].mean(dim=(2, 3))``: for a ViT that is
     the representation itself."""
-    cfg = pretrain.compose_config("directclr", "vit_tiny", "synthetic", tmp_path,
-                                  cfg_options=TINY_VIT + ["model.dim=8"])
+    cfg = compose.compose_config(RunSpec("directclr", "vit_tiny", "synthetic", cfg_options=TINY_VIT + ["model.dim=8"]), tmp_path)
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).eval()
+    model = build.build_model(cfg).eval()
     images = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model.embed(images), model.backbone(images)[-1].flatten(1))
@@ -182,10 +182,9 @@ def test_two_view_embedding_without_projector_is_the_cls_token(tmp_path):
 
 def test_vit_image_and_patch_size_must_fit_the_dataset(tmp_path):
     with pytest.raises(UsageError, match="built for 32px images.*model.backbone.img_size=224"):
-        pretrain.compose_config("simclr", "vit_tiny", "imagenet100", tmp_path)
+        compose.compose_config(RunSpec("simclr", "vit_tiny", "imagenet100"), tmp_path)
     with pytest.raises(UsageError, match="patch_size=5 does not divide"):
-        pretrain.compose_config("simclr", "vit_tiny", "synthetic", tmp_path,
-                                cfg_options=["model.backbone.patch_size=5"])
+        compose.compose_config(RunSpec("simclr", "vit_tiny", "synthetic", cfg_options=["model.backbone.patch_size=5"]), tmp_path)
 
 
 def test_pretrain_and_evaluate_a_tiny_vit(tmp_path, capsys):
@@ -195,7 +194,7 @@ def test_pretrain_and_evaluate_a_tiny_vit(tmp_path, capsys):
                  "--dataset", "synthetic", "--work-dir", str(run), "--epochs", "1",
                  "--cfg-options", *TINY_RUN])
     assert code == 0, capsys.readouterr().err
-    summary = json.loads((run / pretrain.SUMMARY_FILE).read_text())
+    summary = json.loads((run / SUMMARY_FILE).read_text())
     assert summary["status"] == "finished" and summary["iterations"] == 2
     assert all(row["reg_penalty"] > 0 and math.isfinite(row["loss"]) for row in summary["train_log"])
     assert 1 <= summary["monitor"][0]["effective_rank"] <= 16
@@ -212,14 +211,13 @@ def test_pretrain_and_evaluate_a_tiny_vit(tmp_path, capsys):
 
     # the cached representation is the backbone's own output (normalized CLS token of the last
     # block), not some other token or stage
-    from ortho_suite import evaluate
 
-    cfg, _, checkpoint = evaluate.load_run(run)
-    model = evaluate.build_frozen_model(cfg, checkpoint, torch.device("cpu"))
+    cfg, _, checkpoint = load_finished_run(run)
+    model = build.load_frozen_model(cfg, checkpoint, torch.device("cpu"))
     cached = torch.load(out / "features.pt", weights_only=False)["test"]["representation"]
     from mmengine.dataset import default_collate
 
-    dataset = evaluate.feature_dataset(cfg, cfg.feature_data.test_split)
+    dataset = build.feature_dataset(cfg, cfg.feature_data.test_split)
     views, _ = model.data_preprocessor(default_collate([dataset[i] for i in range(8)]), training=False)
     with torch.no_grad():
         (rep,) = model.backbone(views[0])

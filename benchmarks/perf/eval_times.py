@@ -1,7 +1,7 @@
 """Times of the evaluations on cached features, at the size of CIFAR with a ResNet-18:
 50,000 train x 512 features, 10,000 test, 10 classes (random features: the timing does not
 depend on the values); and of the frozen-feature extraction that fills that cache
-(``ortho_suite.evaluate.extract``: the suite's SimCLR model, CIFAR ResNet-18 of ``--width``, on
+(``ortho_suite.features.extract``: the suite's SimCLR model, CIFAR ResNet-18 of ``--width``, on
 ``--extract`` generated 32x32 images through the evaluation data path).
 
     uv run python benchmarks/perf/eval_times.py --extract 2048 --out results/perf/eval_times_cpu.json
@@ -15,8 +15,10 @@ from datetime import datetime, timezone
 
 import torch
 
-from ortho_suite import evaluate, pretrain, provenance
-from ortho_suite.evaluation import PROBE_PROTOCOLS, knn_accuracy, linear_probe
+from ortho_suite import build, features, provenance
+from ortho_suite.probes import PROBE_PROTOCOLS, knn_accuracy, linear_probe
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 
 def _timed(fn):
@@ -26,16 +28,15 @@ def _timed(fn):
 
 
 def extraction_images_per_s(n: int, width: int, device: torch.device) -> float:
-    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused",
-                                  cfg_options=[f"model.backbone.width={width}",
-                                               f"train_dataloader.dataset.num_samples={n}"])
-    model = pretrain.build_model(cfg).to(device).eval()
-    dataset = evaluate.feature_dataset(cfg, "train")
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", cfg_options=[f"model.backbone.width={width}",
+                                               f"train_dataloader.dataset.num_samples={n}"]), "/tmp/unused")
+    model = build.build_model(cfg).to(device).eval()
+    dataset = build.feature_dataset(cfg, "train")
     dataset.full_init()  # generating the images is not part of extraction
-    evaluate.extract(model, evaluate.feature_dataset(cfg, "train", 512), 512, device, "warm-up",
+    features.extract(model, build.feature_dataset(cfg, "train", 512), 512, device, "warm-up",
                      progress=False)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    seconds = _timed(lambda: (evaluate.extract(model, dataset, 512, device, "extract",
+    seconds = _timed(lambda: (features.extract(model, dataset, 512, device, "extract",
                                                progress=False), sync()))
     return n / seconds
 

@@ -35,19 +35,20 @@ import torch
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from ortho_suite import pretrain, provenance
+from ortho_suite import provenance
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 
 def time_loader(args, device: torch.device, to_device: bool, labels: bool = False) -> float:
     """Images per second over ``args.iters`` batches after ``args.warmup`` (workers started).
     ``labels=True``: each packed data sample carries its class label (the old pipeline)."""
     n = args.batch * (args.warmup + args.iters)
-    cfg = pretrain.compose_config("simclr", "resnet18_cifar", "synthetic", "/tmp/unused", epochs=1,
-                                  cfg_options=[f"train_dataloader.batch_size={args.batch}",
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", epochs=1, cfg_options=[f"train_dataloader.batch_size={args.batch}",
                                                f"train_dataloader.dataset.num_samples={n}",
                                                f"train_dataloader.num_workers={args.workers}",
                                                f"train_dataloader.persistent_workers={args.workers > 0}",
-                                               f"train_dataloader.pin_memory={device.type == 'cuda'}"])
+                                               f"train_dataloader.pin_memory={device.type == 'cuda'}"]), "/tmp/unused")
     if labels:
         for step in cfg.train_dataloader.dataset.pipeline:
             if step.type == "PackSelfSupInputs":

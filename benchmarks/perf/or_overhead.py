@@ -21,8 +21,10 @@ from datetime import datetime, timezone
 
 import torch
 
-from ortho_suite import pretrain, provenance
+from ortho_suite import build, provenance
 from ortho_suite.regularizers import orthogonality_penalty, regularized_weights
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 REGS = ("none", "so", "srip")
 
@@ -34,10 +36,9 @@ def _sync(device: torch.device) -> None:
 
 def _build(method: str, reg: str, width: int, device: torch.device, fast: bool):
     options = [f"model.backbone.width={width}", f"speed.channels_last={fast}"]
-    cfg = pretrain.compose_config(method, "resnet18_cifar", "synthetic", "/tmp/unused", reg=reg,
-                                  cfg_options=options)
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", reg=reg, cfg_options=options), "/tmp/unused")
     torch.manual_seed(0)
-    model = pretrain.build_model(cfg).to(device).train()
+    model = build.build_model(cfg).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     return model, optimizer
 

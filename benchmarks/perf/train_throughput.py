@@ -43,9 +43,12 @@ import torch.nn.functional as F
 from mmengine.hooks import Hook
 from torch import nn
 
-from ortho_suite import losses, pretrain, provenance
+from ortho_suite import build, losses, provenance
 from ortho_suite.augment import ViewRecipe, augment_view
 from ortho_suite.datasets.synthetic import make_synthetic_images
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose, launch
+from ortho_suite.train import pretrain as training
 
 SPEEDS = {  # the suite's speed.* options (ortho_suite/configs/_base_/default_runtime.py)
     "fp32": dict(bf16=False, channels_last=False, compile=False),
@@ -89,8 +92,7 @@ def suite_config(method: str, args, speed: dict, work_dir: str):
                f"train_dataloader.pin_memory={torch.cuda.is_available()}",
                "custom_hooks.1.interval=0",  # OnlineMonitorHook off
                *(f"speed.{k}={v}" for k, v in speed.items())]
-    return pretrain.compose_config(method, "resnet18_cifar", "synthetic", work_dir, epochs=1,
-                                   cfg_options=options)
+    return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", epochs=1, cfg_options=options), work_dir)
 
 
 def time_suite(method: str, args, speed: dict) -> float:
@@ -98,10 +100,10 @@ def time_suite(method: str, args, speed: dict) -> float:
         cfg = suite_config(method, args, speed, work_dir)
         cfg.default_hooks.checkpoint.interval = 10 ** 6  # no checkpoint inside the benchmark
         cfg.log_level = "WARNING"
-        runner = pretrain.build_runner(cfg)
+        runner = launch.build_runner(cfg)
         timer = _WindowTimer(args.warmup, args.warmup + args.iters)
         runner.register_hook(timer)
-        pretrain.train(runner, cfg)
+        training.train(runner, cfg)
         return args.batch * args.iters / timer.elapsed
 
 
@@ -240,11 +242,18 @@ class _PILImages(torch.utils.data.Dataset):
 
 def time_lightly(method: str, args, images_np, device: torch.device) -> float:
     from lightly.loss import NegativeCosineSimilarity, NTXentLoss
-    from lightly.models.modules import (BYOLPredictionHead, BYOLProjectionHead,
-                                        SimCLRProjectionHead)
+    from lightly.models.modules import (
+        BYOLPredictionHead,
+        BYOLProjectionHead,
+        SimCLRProjectionHead,
+    )
     from lightly.models.utils import update_momentum
-    from lightly.transforms import (BYOLTransform, BYOLView1Transform, BYOLView2Transform,
-                                    SimCLRTransform)
+    from lightly.transforms import (
+        BYOLTransform,
+        BYOLView1Transform,
+        BYOLView2Transform,
+        SimCLRTransform,
+    )
 
     torch.manual_seed(0)
     backbone = CifarResNet18(args.width).to(device)
@@ -334,7 +343,7 @@ def main(argv=None) -> int:
                    for view in pre.views]
         mean = torch.tensor(pre.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(pre.std, device=device).view(1, -1, 1, 1)
-        suite_params = trainable_parameters(pretrain.build_model(cfg))
+        suite_params = trainable_parameters(build.build_model(cfg))
         hand_params = trainable_parameters(HandModel(method, args.width))
         checks[method] = {"suite_trainable_parameters": suite_params,
                           "hand_trainable_parameters": hand_params}

@@ -1,4 +1,4 @@
-"""mmengine Python configs, composed by :mod:`ortho_suite.pretrain`.
+"""mmengine Python configs, composed by :mod:`ortho_suite.train.compose`.
 
 Layout (one fragment per axis of the experiment grid, merged in this order):
 

@@ -3,7 +3,7 @@
 ``ortho-suite experiment NAME --out DIR`` runs one; the ``experiment`` stages of ``dvc.yaml`` run
 all of them into ``results/<profile>/figures/<name>/``.
 """
-EXPERIMENTS = ("directclr_toy", "or_proposition1", "iternorm_mapping")
+from ..catalog import EXPERIMENTS
 
 
 def run_experiment(name: str, out_dir, work_dir=None) -> list:

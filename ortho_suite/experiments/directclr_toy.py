@@ -21,16 +21,15 @@ run (their torch RNG is not seeded), and the spectra are computed in float64 by
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..metrics import covariance_eigenvalues
 from ..plots import _save, plt
 from ..provenance import atomic_write_json, atomic_write_text
+from ..spectra import covariance_eigenvalues
 
 DIM = 16
 AUGMENTED = slice(8, 16)  # case 1: the noisy input dimensions

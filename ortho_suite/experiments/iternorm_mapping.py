@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from ..losses import iternorm
-from ..metrics import covariance_eigenvalues
 from ..plots import _save, plt
 from ..provenance import atomic_write_json, atomic_write_text
+from ..spectra import covariance_eigenvalues
 
 
 def newton_polynomial(x, iters: int):
@@ -100,32 +100,41 @@ TRAINING_OPTIONS = [
     "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
     "custom_hooks.1.interval=0",  # no online monitor: the embedding is measured afterwards
 ]
+TRAINING_ITERS = (1, 4, 8, 16)
+TRAINING_EPOCHS = 2
+PROBE_IMAGES = 1024
 
 
-def train_intl(work_root, iters=(1, 4, 8, 16), epochs: int = 2, probe_images: int = 1024) -> dict:
+def train_intl(work_root, iters=None, epochs: int | None = None,
+               probe_images: int | None = None) -> dict:
     """Pretrain INTL on the first 2,048 Fashion-MNIST images for each T, with the trace loss
     (beta from the batch size, as INTL) and without it (beta = 0); record the loss curve, the first
     non-finite loss and the spectrum of the embedding (projector output) on test images."""
     import math
 
-    from .. import pretrain
-    from ..evaluate import build_frozen_model, extract, feature_dataset, load_run
-    from ..metrics import effective_rank
+    from ..build import feature_dataset, load_frozen_model
+    from ..features import extract
+    from ..runs import RunSpec, load_finished_run
+    from ..spectra import effective_rank
+    from ..train.pretrain import pretrain
 
+    iters = TRAINING_ITERS if iters is None else iters
+    epochs = TRAINING_EPOCHS if epochs is None else epochs
+    probe_images = PROBE_IMAGES if probe_images is None else probe_images
     out = {}
     for t in iters:
         for trace in (True, False):
             work_dir = Path(work_root) / f"T{t}_{'trace' if trace else 'notrace'}"
             options = TRAINING_OPTIONS + [f"model.iters={t}"] + ([] if trace else ["model.beta=0"])
-            summary = pretrain.pretrain("intl", "resnet18_cifar", "fmnist", work_dir, epochs=epochs,
-                                        aug="intl_cifar", cfg_options=options)
+            summary = pretrain(RunSpec("intl", "resnet18_cifar", "fmnist", epochs=epochs,
+                                       aug="intl_cifar", cfg_options=options), work_dir)
             losses = [row["loss"] for row in summary["train_log"]]
             nonfinite = next((row["iter"] for row in summary["train_log"]
                               if not math.isfinite(row["loss"])), None)
             record = {"iters": t, "trace_loss": trace, "losses": losses, "first_nonfinite_iter": nonfinite}
             if nonfinite is None:
-                cfg, _, checkpoint = load_run(work_dir)
-                model = build_frozen_model(cfg, checkpoint, torch.device("cpu"))
+                cfg, _, checkpoint = load_finished_run(work_dir)
+                model = load_frozen_model(cfg, checkpoint, torch.device("cpu"))
                 feats = extract(model, feature_dataset(cfg, "test", limit=probe_images), 256,
                                 torch.device("cpu"), "embedding", spectral=probe_images, progress=False)
                 eig = covariance_eigenvalues(feats["embedding"])

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..metrics import covariance
 from ..plots import _save, plt
 from ..provenance import atomic_write_json, atomic_write_text
 from ..regularizers import so_penalty
+from ..spectra import covariance
 
 
 def whitened_centred(n: int, d: int, sigma: float, generator: torch.Generator) -> torch.Tensor:

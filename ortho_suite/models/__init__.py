@@ -14,8 +14,7 @@ from .encoder_regularized import (  # noqa: E402
     EncoderRegularizationMixin,
     EncoderRegularized,
     EncoderRegularizerSpec,
-    vicreg_variance_covariance,
 )
 
 __all__ = ["DirectCLR", "INTL", "VICReg", "WMSE", "DINO", "DINOProjector", "NNBYOL", "INTLEMA", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
-           "EncoderRegularizerSpec", "vicreg_variance_covariance", "WideResNet", "VisionTransformerCLS"]
+           "EncoderRegularizerSpec", "WideResNet", "VisionTransformerCLS"]

@@ -23,10 +23,9 @@ import torch
 
 from mmselfsup.registry import MODELS
 
-from ..regularizers import orthogonality_penalty
+from ..catalog import REGULARIZERS
+from ..regularizers import ORTHOGONALITY_KINDS, orthogonality_penalty, whitening_penalty
 from .precision import trunk_only_autocast
-
-REGULARIZER_KINDS = ("none", "so", "srip", "whitening")
 
 
 @dataclass(frozen=True)
@@ -43,25 +42,11 @@ class EncoderRegularizerSpec:
     cov_ratio: float = 0.004
 
     def __post_init__(self):
-        if self.kind not in REGULARIZER_KINDS:
+        if self.kind not in REGULARIZERS:
             raise ValueError(f"unknown encoder regularizer {self.kind!r}; "
-                             f"valid: {', '.join(REGULARIZER_KINDS)}")
+                             f"valid: {', '.join(REGULARIZERS)}")
         if self.kind != "none" and (self.gamma is None or self.gamma < 0):
             raise ValueError(f"encoder regularizer {self.kind!r} needs gamma >= 0, got {self.gamma}")
-
-
-def vicreg_variance_covariance(x: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
-    """VICReg's variance and covariance terms of one batch of embeddings ``x`` [N, D]
-    (Bardes et al., ICLR 2022, Eq. 1-4, official code): mean hinge ``relu(1 - sqrt(var + eps))`` over
-    dimensions, and the sum of squared off-diagonal covariances divided by D."""
-    n, d = x.shape
-    x = x - x.mean(dim=0)
-    std = torch.sqrt(x.var(dim=0) + eps)
-    variance = torch.relu(1.0 - std).mean()
-    cov = (x.T @ x) / (n - 1)
-    off_diagonal = cov - torch.diag_embed(torch.diagonal(cov))
-    covariance = off_diagonal.square().sum() / d
-    return variance, covariance
 
 
 class EncoderRegularizationMixin:
@@ -104,16 +89,14 @@ class EncoderRegularizationMixin:
         finally:
             self._predictor_outputs = None
         losses = {("loss_ssl" if name == "loss" else name): value for name, value in losses.items()}
-        if spec.kind in ("so", "srip"):
+        if spec.kind in ORTHOGONALITY_KINDS:
             penalty = self.encoder_penalty()
-            losses["loss_reg"] = spec.gamma * penalty
-            losses["reg_penalty"] = penalty.detach()
         elif spec.kind == "whitening":
-            terms = [vicreg_variance_covariance(z) for z in outputs]
-            variance = sum(v for v, _ in terms) / len(terms)
-            covariance = sum(c for _, c in terms)
-            losses["loss_reg"] = spec.gamma * (variance + spec.cov_ratio * covariance)
-            losses["reg_penalty"] = (variance + spec.cov_ratio * covariance).detach()
+            penalty = whitening_penalty(outputs, spec.cov_ratio)
+        else:
+            return losses
+        losses["loss_reg"] = spec.gamma * penalty
+        losses["reg_penalty"] = penalty.detach()
         return losses
 
 

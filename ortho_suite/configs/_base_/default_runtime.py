@@ -3,7 +3,7 @@ default_scope = 'mmselfsup'
 # Importing these registers ortho-suite's modules into mmselfsup's registries, so a dumped
 # config can be rebuilt by any mmengine tool.
 custom_imports = dict(
-    imports=['ortho_suite.models', 'ortho_suite.datasets', 'ortho_suite.engine'],
+    imports=['ortho_suite.models', 'ortho_suite.datasets', 'ortho_suite.train'],
     allow_failed_imports=False)
 
 default_hooks = dict(
@@ -18,14 +18,14 @@ default_hooks = dict(
 )
 # Records the loss of every iteration for the run summary (and stops a diverged run), keeps the
 # random states in checkpoints for exact resumption, and monitors k-NN accuracy and the
-# effective rank of the representation every `interval` epochs (ortho_suite/engine/hooks.py).
+# effective rank of the representation every `interval` epochs (ortho_suite/train/hooks.py).
 custom_hooks = [
     dict(type='TrainingRecordHook'),
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
     dict(type='RandomStateHook'),
 ]
 
-# How a GPU executes the step; ortho_suite.pretrain.apply_speed turns these into mmengine settings.
+# How a GPU executes the step; ortho_suite.train.compose.apply_speed turns these into mmengine settings.
 #   bf16: autocast the backbone to bfloat16 (AmpOptimWrapper, no loss scaling); projectors, losses
 #         and penalties stay float32 (ortho_suite/models/precision.py). Changes the numerics, so
 #         it is part of the experiment (and of its config hash). CUDA only.

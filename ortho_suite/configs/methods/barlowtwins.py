@@ -9,7 +9,7 @@ model = dict(
     algorithm='BarlowTwins',
     neck=dict(
         type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        in_channels=512,  # set from the backbone by ortho_suite.train.compose
         hid_channels=2048,
         out_channels=2048,
         num_layers=3,
@@ -20,6 +20,6 @@ model = dict(
         init_cfg=dict(type='Kaiming', distribution='uniform', layer=['Linear'])),
     head=dict(
         type='LatentCrossCorrelationHead',
-        in_channels=2048,  # = neck.out_channels (set by ortho_suite.pretrain)
+        in_channels=2048,  # = neck.out_channels (set by ortho_suite.train.compose)
         loss=dict(type='CrossCorrelationLoss', lambd=0.0051)),
 )

@@ -12,7 +12,7 @@ model = dict(
     base_momentum=0.99,  # solo-learn's CIFAR byol.yaml: tau 0.99 -> 1.0
     neck=dict(
         type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        in_channels=512,  # set from the backbone by ortho_suite.train.compose
         hid_channels=4096,
         out_channels=256,
         num_layers=2,
@@ -25,7 +25,7 @@ model = dict(
         loss=dict(type='CosineSimilarityLoss', shift_factor=1.0, scale_factor=1.0),
         predictor=dict(
             type='NonLinearNeck',
-            in_channels=256,  # = neck.out_channels (set by ortho_suite.pretrain)
+            in_channels=256,  # = neck.out_channels (set by ortho_suite.train.compose)
             hid_channels=4096,
             out_channels=256,  # = neck.out_channels
             num_layers=2,

@@ -4,7 +4,7 @@
 # Loss: ortho_suite/losses.py directclr_loss. The code's online linear head is not included.
 # Table 2's projector ablations add a neck of ortho_suite/models/projectors.py and take the InfoNCE
 # on its whole output: --cfg-options model.dim=None model.neck.type=FixedLowRankProjector
-# model.neck.rank=360 (the neck's input width is set from the backbone by ortho_suite.pretrain).
+# model.neck.rank=360 (the neck's input width is set from the backbone by ortho_suite.train.compose).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 

@@ -23,7 +23,7 @@ model = dict(
     # Linear with bias; cfg.py projection_size 8192, emb 8192 (ImageNet)
     neck=dict(
         type='NonLinearNeck',
-        in_channels=2048,  # set from the backbone by ortho_suite.pretrain
+        in_channels=2048,  # set from the backbone by ortho_suite.train.compose
         hid_channels=8192,
         out_channels=8192,
         num_layers=3,

@@ -10,13 +10,13 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
 model = dict(
     algorithm='MoCoV2Plus',  # ortho_suite/models/algorithms.py
     queue_len=32768,  # mocov2plus.yaml queue_size (per view)
-    feat_dim=256,  # = neck.out_channels (set by ortho_suite.pretrain)
+    feat_dim=256,  # = neck.out_channels (set by ortho_suite.train.compose)
     base_momentum=0.99,  # mocov2plus.yaml momentum.base_tau
     end_momentum=0.999,  # mocov2plus.yaml momentum.final_tau
     # solo-learn's projector: Linear(bias) - ReLU - Linear(bias), no batch norm
     neck=dict(
         type='MoCoV2Neck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        in_channels=512,  # set from the backbone by ortho_suite.train.compose
         hid_channels=2048,  # mocov2plus.yaml proj_hidden_dim
         out_channels=256,  # mocov2plus.yaml proj_output_dim
         with_avg_pool=True),

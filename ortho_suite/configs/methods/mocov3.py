@@ -14,7 +14,7 @@ model = dict(
     # solo-learn's ResNet projector: Linear - BN - ReLU - Linear - BN(affine=False), no biases
     neck=dict(
         type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        in_channels=512,  # set from the backbone by ortho_suite.train.compose
         hid_channels=4096,  # mocov3.yaml proj_hidden_dim
         out_channels=256,  # mocov3.yaml proj_output_dim
         num_layers=2,
@@ -29,7 +29,7 @@ model = dict(
         # solo-learn's ResNet predictor: Linear - BN - ReLU - Linear, no biases, no last BN
         predictor=dict(
             type='NonLinearNeck',
-            in_channels=256,  # = neck.out_channels (set by ortho_suite.pretrain)
+            in_channels=256,  # = neck.out_channels (set by ortho_suite.train.compose)
             hid_channels=4096,  # mocov3.yaml pred_hidden_dim
             out_channels=256,  # = neck.out_channels
             num_layers=2,
@@ -39,6 +39,6 @@ model = dict(
             with_avg_pool=False,
             norm_cfg=dict(type='BN1d')),
         loss=dict(type='mmcls.CrossEntropyLoss',
-                  loss_weight=0.4),  # = 2 * temperature (set by ortho_suite.pretrain)
+                  loss_weight=0.4),  # = 2 * temperature (set by ortho_suite.train.compose)
         temperature=0.2),  # mocov3.yaml temperature
 )

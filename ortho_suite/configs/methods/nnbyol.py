@@ -8,32 +8,25 @@
 # kept. solo-learn pairs it with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr
 # 1.0, wd 1e-5 (configs/recipes/cifar10/nnbyol.py).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
-         '../_base_/models/encoder_regularized.py']
+         '../_base_/models/solo_mlp2_projector.py']
 
 model = dict(
     algorithm='NNBYOL',  # ortho_suite/models/ema_algorithms.py
     base_momentum=0.99,  # nnbyol.yaml momentum.base_tau
     end_momentum=1.0,  # nnbyol.yaml momentum.final_tau
     queue_size=65536,  # nnbyol.yaml queue_size (a multiple of the global batch)
-    # solo-learn's projector: Linear - BN - ReLU - Linear, both with biases
+    # solo-learn's projector (_base_/models/solo_mlp2_projector.py)
     neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
         hid_channels=4096,  # nnbyol.yaml proj_hidden_dim
         out_channels=256,  # nnbyol.yaml proj_output_dim
-        num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
-        with_last_bias=True,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
+    ),
     head=dict(
         type='LatentPredictHead',  # holds the predictor; NNBYOL scores with losses.byol_loss
         loss=dict(type='CosineSimilarityLoss', shift_factor=1.0, scale_factor=1.0),  # unused
         # solo-learn's predictor: Linear - BN - ReLU - Linear, both with biases
         predictor=dict(
             type='NonLinearNeck',
-            in_channels=256,  # = neck.out_channels (set by ortho_suite.pretrain)
+            in_channels=256,  # = neck.out_channels (set by ortho_suite.train.compose)
             hid_channels=4096,  # nnbyol.yaml pred_hidden_dim
             out_channels=256,  # = neck.out_channels
             num_layers=2,

@@ -13,7 +13,7 @@ model = dict(
     # without bias; solo-learn's last Linear has a frozen bias, which the BN that follows cancels
     neck=dict(
         type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
+        in_channels=512,  # set from the backbone by ortho_suite.train.compose
         hid_channels=2048,  # simsiam.yaml proj_hidden_dim
         out_channels=2048,  # simsiam.yaml proj_output_dim
         num_layers=3,
@@ -29,7 +29,7 @@ model = dict(
         # solo-learn's predictor: Linear(no bias) - BN - ReLU - Linear(bias)
         predictor=dict(
             type='NonLinearNeck',
-            in_channels=2048,  # = neck.out_channels (set by ortho_suite.pretrain)
+            in_channels=2048,  # = neck.out_channels (set by ortho_suite.train.compose)
             hid_channels=512,  # simsiam.yaml pred_hidden_dim
             out_channels=2048,  # = neck.out_channels
             num_layers=2,

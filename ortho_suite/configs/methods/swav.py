@@ -6,11 +6,11 @@
 # mmselfsup's SwAV). solo-learn pairs it with the symmetric views (--aug solo_cifar_symmetric) and
 # LARS lr 0.6, wd 1e-6 (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
-         '../_base_/models/encoder_regularized.py']
+         '../_base_/models/solo_mlp2_projector.py']
 
 model = dict(
     algorithm='SwAVSolo',  # ortho_suite/models/algorithms.py
-    feat_dim=128,  # = neck.out_channels (set by ortho_suite.pretrain)
+    feat_dim=128,  # = neck.out_channels (set by ortho_suite.train.compose)
     num_prototypes=3000,  # swav.yaml num_prototypes
     temperature=0.1,  # swav.yaml temperature
     sinkhorn_iterations=3,  # solo-learn's default sk_iters (swav.yaml does not set it)
@@ -18,18 +18,11 @@ model = dict(
     queue_length=3840,  # swav.yaml queue_size (split across processes, as in solo-learn)
     epoch_queue_starts=50,  # swav.yaml epoch_queue_starts
     freeze_prototypes_epochs=2,  # swav.yaml freeze_prototypes_epochs
-    # solo-learn's projector: Linear - BN - ReLU - Linear (with biases); SwAVSolo L2-normalizes
+    # solo-learn's projector (_base_/models/solo_mlp2_projector.py); SwAVSolo L2-normalizes
     # its output (mmselfsup's SwAVNeck, the same layers, takes a list of crops, which the
     # feature extraction of `ortho-suite evaluate` does not give a neck)
     neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
         hid_channels=2048,  # swav.yaml proj_hidden_dim
         out_channels=128,  # swav.yaml proj_output_dim
-        num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
-        with_last_bias=True,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
+    ),
 )

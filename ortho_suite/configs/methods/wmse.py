@@ -9,7 +9,7 @@
 # no solarization: no --aug recipe of the suite matches) and Adam lr 2e-3, wd 1e-6
 # (configs/recipes/).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
-         '../_base_/models/encoder_regularized.py']
+         '../_base_/models/solo_mlp2_projector.py']
 
 model = dict(
     algorithm='WMSE',  # ortho_suite/models/algorithms.py
@@ -17,16 +17,9 @@ model = dict(
     w_iter=1,  # solo-learn's default whitening_iters (wmse.yaml does not set it)
     eps=0.0,  # solo-learn's default whitening_eps (wmse.yaml does not set it)
     detach_second=True,  # solo-learn's wmse_loss_func: cosine_similarity(z1, z2.detach())
-    # solo-learn's projector: Linear - BN - ReLU - Linear, both with biases
+    # solo-learn's projector (_base_/models/solo_mlp2_projector.py)
     neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.pretrain
         hid_channels=1024,  # wmse.yaml proj_hidden_dim
         out_channels=64,  # wmse.yaml proj_output_dim
-        num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
-        with_last_bias=True,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
+    ),
 )

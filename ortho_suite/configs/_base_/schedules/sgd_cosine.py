@@ -1,7 +1,7 @@
 # SGD with momentum and a cosine learning-rate decay over the whole run: the suite's default for
 # pipeline checks (lr and weight decay are not taken from a paper); the paper tables set the
 # methods' own optimizers.
-# The last scheduler always ends with training: ortho_suite.pretrain stretches it to --epochs.
+# The last scheduler always ends with training: ortho_suite.train.compose stretches it to --epochs.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4))

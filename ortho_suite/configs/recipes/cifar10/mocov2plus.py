@@ -9,7 +9,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='SGD',
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
+        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.train.compose
         momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for sgd
         # mocov2plus.yaml optimizer.weight_decay, on every parameter (exclude_bias_n_norm_wd: False,
         # solo-learn's default, not set by the script)

@@ -14,15 +14,15 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'predictor': dict(fix_lr=True)}),
     optimizer=dict(
         type='SGD',
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
+        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.train.compose
         momentum=0.9,  # solo/args/pretrain.py: default optimizer.kwargs.momentum for sgd
         # simsiam.yaml optimizer.weight_decay, on every parameter (exclude_bias_n_norm_wd: False,
         # solo-learn's default, not set by the script)
         weight_decay=1e-5),
 )
-custom_hooks = [  # added to the runtime's hooks by ortho_suite.pretrain
+custom_hooks = [  # added to the runtime's hooks by ortho_suite.train.compose
     dict(type='SimSiamHook', fix_pred_lr=True,
-         lr=None,  # = optim_wrapper.optimizer.lr, set by ortho_suite.pretrain
+         lr=None,  # = optim_wrapper.optimizer.lr, set by ortho_suite.train.compose
          adjust_by_epoch=False),
 ]
 optim_recipe = dict(source='solo-learn scripts/pretrain/cifar/simsiam.yaml',

@@ -9,7 +9,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='Adam',  # torch.optim.Adam, default betas (the script sets no optimizer kwargs)
-        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.pretrain
+        lr=None,  # optim_recipe.base_lr x global batch / 256, set by ortho_suite.train.compose
         weight_decay=1e-6),  # wmse.yaml optimizer.weight_decay (Adam's L2 term, every parameter)
 )
 optim_recipe = dict(source='solo-learn scripts/pretrain/cifar/wmse.yaml',

@@ -1,7 +1,7 @@
-"""Render the runs of a profile into versioned result files.
+"""The ``summarize`` stage: the runs of a profile rendered into versioned result files.
 
-Reads ``<runs_dir>/<run-id>/summary.json`` (pretraining, :mod:`ortho_suite.pretrain`) and, where
-present, ``<out_dir>/runs/<run-id>/metrics.json`` (evaluation, :mod:`ortho_suite.evaluate`), and
+Reads ``<runs_dir>/<run-id>/summary.json`` (pretraining, ortho_suite/train/) and, where
+present, ``<out_dir>/runs/<run-id>/metrics.json`` (evaluation, ortho_suite/evaluate/), and
 writes ``<out_dir>/pretrain_summary.md`` (a markdown table), ``<out_dir>/pretrain_summary.json``
 (DVC metrics: one flat record per run), ``<out_dir>/provenance.json`` (config hash, commit,
 packages, hardware per run) and, for every group of runs that differ only in their
@@ -11,36 +11,34 @@ without a summary is reported as missing, never read as done.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import UsageError
-from .provenance import atomic_write_json, atomic_write_text
-from .evaluate import METRICS_FILE, SPECTRA_FILE, compare_spectra
-from .pretrain import SUMMARY_FILE
-from .tables import PROVENANCE_FILE
+from .. import runs
+from ..errors import UsageError
+from ..provenance import atomic_write_json, atomic_write_text
+from ..runs import PROVENANCE_FILE, RECORD_FIELDS, SPECTRA_FILE
+from .overlays import compare_spectra
 
-PRETRAIN_COLUMNS = ["method", "reg", "backbone", "dataset", "aug", "seed", "epochs", "iterations",
-                    "loss_first", "loss_last", "reg_penalty_first", "reg_penalty_last", "status",
-                    "wall_time_s", "config_sha256"]
-EVAL_COLUMNS = ["probe_top1", "knn_top1", "repr_effective_rank", "repr_collapsed_dims",
-                "weights_mean_so"]
+PRETRAIN_COLUMNS = [*RECORD_FIELDS, "epochs", "iterations", "loss_first", "loss_last",
+                    "reg_penalty_first", "reg_penalty_last", "status", "wall_time_s",
+                    "config_sha256"]
+# The evaluation's columns: column name -> metric (runs.METRICS).
+EVAL_COLUMNS = {"probe_top1": "linear_top1", "knn_top1": "knn200_cosine_top1",
+                "repr_effective_rank": "repr_effective_rank",
+                "repr_collapsed_dims": "repr_collapsed_dims",
+                "weights_mean_so": "weights_mean_so_penalty"}
 COLUMNS = ["run", *PRETRAIN_COLUMNS, *EVAL_COLUMNS]
-GROUP_KEYS = ("method", "backbone", "dataset", "aug", "seed", "epochs")
+# Runs that differ only in their regularizer share these (their spectra are overlaid).
+GROUP_KEYS = tuple(k for k in (*RECORD_FIELDS, "epochs") if k != "reg")
 
 
-def _evaluation_fields(path: Path) -> dict:
-    if not path.is_file():
+def _evaluation_fields(run_results: Path) -> dict:
+    metrics = runs.read_metrics(run_results)  # None for a diverged run: it records no metrics
+    if metrics is None:
         return {}
-    m = json.loads(path.read_text())
-    if m.get("status") != "evaluated":  # a diverged run records no metrics
-        return {}
-    return {"probe_top1": m["linear_probe"]["top1"], "knn_top1": m["knn_cosine_k200_top1"],
-            "repr_effective_rank": m["representation"]["effective_rank"],
-            "repr_collapsed_dims": m["representation"]["collapsed_dims"],
-            "weights_mean_so": m["weights_mean_so_penalty"]}
+    return {column: runs.metric(metrics, name) for column, name in EVAL_COLUMNS.items()}
 
 
 def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = None) -> pd.DataFrame:
@@ -48,17 +46,14 @@ def collect_runs(runs_dir: Path, run_ids: list[str], results_dir: Path | None = 
     Evaluation columns are filled from ``results_dir/runs/<run-id>/metrics.json`` when present."""
     rows = []
     for run_id in run_ids:
-        path = Path(runs_dir) / run_id / SUMMARY_FILE
-        if not path.is_file():
-            rows.append({"run": run_id, "status": "missing"})
+        summary = runs.read_summary(Path(runs_dir) / run_id)
+        if summary is None:
+            rows.append({"run": run_id, "status": runs.MISSING})
             continue
-        summary = json.loads(path.read_text())
         row = {"run": run_id, **{k: summary.get(k) for k in PRETRAIN_COLUMNS}}
-        loss = row.get("loss_last")
-        if row["status"] == "finished" and (loss is None or not math.isfinite(loss)):
-            row["status"] = "diverged"  # a non-finite loss (JSON writes NaN as null downstream)
+        row["status"] = runs.train_status(summary)
         if results_dir is not None:
-            row.update(_evaluation_fields(Path(results_dir) / "runs" / run_id / METRICS_FILE))
+            row.update(_evaluation_fields(Path(results_dir) / runs.RUNS_DIR / run_id))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["config_sha256"] = frame["config_sha256"].str.slice(0, 12)
@@ -75,9 +70,8 @@ def collect_provenance(runs_dir: Path, run_ids: list[str]) -> dict:
     kept in results/ so the tables can cite it without the work dirs."""
     out = {}
     for run_id in run_ids:
-        path = Path(runs_dir) / run_id / SUMMARY_FILE
-        if path.is_file():
-            summary = json.loads(path.read_text())
+        summary = runs.read_summary(Path(runs_dir) / run_id)
+        if summary is not None:
             out[run_id] = {k: summary.get(k) for k in PROVENANCE_FIELDS}
     return out
 
@@ -94,7 +88,7 @@ def regularizer_groups(frame: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     groups of two or more finished runs."""
     groups: dict[tuple, list[tuple[str, str]]] = {}
     for row in frame.to_dict(orient="records"):
-        if row["status"] != "finished":  # missing, or diverged (no spectra)
+        if row["status"] != runs.FINISHED:  # missing, or diverged (no spectra)
             continue
         groups.setdefault(tuple(row[k] for k in GROUP_KEYS), []).append((row["reg"], row["run"]))
     return {"_".join(str(v) for v in key): members for key, members in groups.items()
@@ -114,11 +108,11 @@ def write_summary(runs_dir: Path, run_ids: list[str], out_dir: Path, profile: st
     figures = out_dir / "figures" / "spectra"
     figures.mkdir(parents=True, exist_ok=True)  # a declared output, even with nothing to overlay
     for group, members in regularizer_groups(frame).items():
-        evaluated = {reg: out_dir / "runs" / run for reg, run in members
-                     if (out_dir / "runs" / run / SPECTRA_FILE).is_file()}
+        evaluated = {reg: out_dir / runs.RUNS_DIR / run for reg, run in members
+                     if (out_dir / runs.RUNS_DIR / run / SPECTRA_FILE).is_file()}
         if len(evaluated) > 1:
             compare_spectra(evaluated, figures / group)
-    atomic_write_json(out_dir / "pretrain_summary.json", metrics)
+    atomic_write_json(out_dir / runs.PRETRAIN_SUMMARY_FILE, metrics)
     atomic_write_json(out_dir / PROVENANCE_FILE, collect_provenance(runs_dir, run_ids))
     atomic_write_text(out_dir / "pretrain_summary.md", render_markdown(frame, profile, note))
     return frame

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from ortho_suite import pretrain
 from ortho_suite.errors import UsageError
+from ortho_suite.runs import RunSpec
+from ortho_suite.train import compose
 
 
 def _compose(method="simclr", options=None, epochs=None, work_dir="/tmp/unused"):
-    return pretrain.compose_config(method, "resnet18_cifar", "synthetic", work_dir,
-                                   epochs=epochs, cfg_options=options)
+    return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", epochs=epochs, cfg_options=options), work_dir)
 
 
 def test_fragments_are_merged():
@@ -56,9 +56,9 @@ def test_cfg_option_may_add_an_argument_to_an_existing_section():
 
 
 def test_config_hash_ignores_location_but_not_content():
-    a = pretrain.config_hash(_compose(work_dir="/tmp/a"))
-    b = pretrain.config_hash(_compose(work_dir="/tmp/b"))
-    c = pretrain.config_hash(_compose(options=["model.backbone.width=8"]))
+    a = compose.config_hash(_compose(work_dir="/tmp/a"))
+    b = compose.config_hash(_compose(work_dir="/tmp/b"))
+    c = compose.config_hash(_compose(options=["model.backbone.width=8"]))
     assert a == b != c
 
 

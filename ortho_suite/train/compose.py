@@ -1,28 +1,22 @@
-"""Self-supervised pretraining: compose an mmengine config from the catalog, train it with the
-mmengine Runner, and write the run's record.
+"""Composing a run's mmengine config: the method, backbone, dataset and augmentation fragments,
+the paper recipe, the user's overrides, and every field derived from others.
 
-Data flows one way: catalog names -> composed config (``W/config.py``) -> Runner -> checkpoints
-and ``W/summary.json``.
-
-A work dir holding an unfinished run of the same config (checkpoints, no ``summary.json``) is
-resumed from its newest complete checkpoint; ``summary.json`` is written last and atomically, so
-its presence means the run ended (finished or diverged).
+Data flows one way: a :class:`~ortho_suite.runs.RunSpec` -> composed config (written as
+``W/config.py`` when training starts). Nothing here writes a file.
 """
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 from mmengine.config import Config, DictAction
 
-from . import catalog, compat, provenance, regularizers
-from .errors import UsageError, unknown_name
+from .. import catalog, provenance, regularizers
+from ..errors import UsageError, unknown_name
+from ..runs import CONFIG_FILE, RECORD_FIELDS, RunSpec
 
-SUMMARY_FILE = "summary.json"
-CONFIG_FILE = "config.py"
-CHECKPOINT_GLOB = "epoch_*.pth"
 # Start factor of a warm-up from 0 (see _derive_learning_rates).
+
 WARMUP_FROM_ZERO = 1e-12
 
 
@@ -116,8 +110,8 @@ def _check_batch_multiples(cfg: Config) -> None:
 
 def _derive_dependent_fields(cfg: Config) -> None:
     """Fields that follow from others and must never disagree with them."""
-    from .models import backbone_feature_dim
-    from .models.projectors import PROJECTORS
+    from ..models import backbone_feature_dim
+    from ..models.projectors import PROJECTORS
 
     image_size = catalog.lookup("datasets", cfg.ortho_suite.dataset).image_size
     if cfg.model.backbone.get("img_size", image_size) != image_size:  # ViTs: one position per patch
@@ -217,23 +211,22 @@ def apply_speed(cfg: Config) -> None:
         cfg.model.data_preprocessor.channels_last = True
 
 
-def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Path,
-                   reg: str = "none", seed: int = 0, epochs: int | None = None,
-                   cfg_options: list[str] | None = None, aug: str | None = None,
-                   data_root: str | None = None, recipe: str = "paper") -> Config:
-    """Merge the method, backbone, dataset and augmentation fragments, the paper recipe (with
-    ``recipe="paper"``, where configs/recipes/<dataset>/<method>.py exists), then the user's
-    overrides.
+def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = None) -> Config:
+    """Merge the method, backbone, dataset and augmentation fragments of ``spec``, the paper recipe
+    (with ``spec.recipe == "paper"``, where configs/recipes/<dataset>/<method>.py exists), then
+    the user's overrides.
 
-    ``aug`` defaults to the dataset's recipe; ``data_root`` to the dataset's default location.
-    ``ortho_suite.recipe`` records the recipe file used, or ``default`` (the method's own
-    optimizer and schedule, configs/_base_/schedules/sgd_cosine.py). Raises UsageError for
+    ``spec.aug`` None means the dataset's recipe; ``data_root`` None the dataset's default
+    location. ``ortho_suite.recipe`` records the recipe file used, or ``default`` (the method's
+    own optimizer and schedule, configs/_base_/schedules/sgd_cosine.py). Raises UsageError for
     unknown names, incompatible choices or malformed overrides; nothing is written.
     """
+    method, backbone, dataset, reg = spec.method, spec.backbone, spec.dataset, spec.reg
+    seed, epochs, recipe = spec.seed, spec.epochs, spec.recipe
     if recipe not in catalog.RECIPE_CHOICES:
         raise unknown_name("recipe", recipe, catalog.RECIPE_CHOICES)
     dataset_entry = catalog.lookup("datasets", dataset)
-    aug_entry = catalog.lookup("augmentations", aug or dataset_entry.default_aug)
+    aug_entry = catalog.lookup("augmentations", spec.aug or dataset_entry.default_aug)
     if aug_entry.image_size != dataset_entry.image_size:
         valid = [name for name, e in catalog.AUGMENTATIONS.items()
                  if e.image_size == dataset_entry.image_size]
@@ -259,16 +252,16 @@ def compose_config(method: str, backbone: str, dataset: str, work_dir: str | Pat
     recipe_file = catalog.recipe_path(dataset, method) if recipe == "paper" else None
     if recipe_file is not None:
         _merge_recipe(cfg, recipe_file)
-    cfg.ortho_suite = dict(method=method, reg=reg, backbone=backbone, dataset=dataset,
-                           aug=aug_entry.name, seed=seed,
-                           recipe=("default" if recipe_file is None else
-                                   recipe_file.relative_to(catalog.CONFIGS_DIR).as_posix()))
+    # The run's record (RECORD_FIELDS, the augmentation resolved) and the recipe file used.
+    cfg.ortho_suite = {**{k: getattr(spec, k) for k in RECORD_FIELDS}, "aug": aug_entry.name,
+                       "recipe": ("default" if recipe_file is None else
+                                  recipe_file.relative_to(catalog.CONFIGS_DIR).as_posix())}
 
     if reg != "none":
         cfg.model.encoder_regularizer = dict(
             kind=reg, gamma=regularizers.recipe_gamma(family, reg), power_iters=2)
 
-    options = parse_cfg_options(cfg_options)
+    options = parse_cfg_options(spec.cfg_options)
     _check_option_keys(cfg, options)
     cfg.merge_from_dict(options)
     if reg == "whitening" and not cfg.model.get("head", {}).get("predictor"):
@@ -292,249 +285,3 @@ def config_hash(cfg: Config) -> str:
     located.work_dir = ""
     located.train_dataloader.dataset.data_root = ""
     return provenance.sha256_text(located.pretty_text)
-
-
-def _register_suite_modules() -> None:
-    compat.apply()
-    import ortho_suite.datasets  # noqa: F401  (registers modules)
-    import ortho_suite.engine  # noqa: F401
-    import ortho_suite.models  # noqa: F401
-
-
-def build_model(cfg: Config):
-    """The model of a composed config, built outside a Runner (for inspection and evaluation)."""
-    _register_suite_modules()
-    from mmengine.registry import DefaultScope
-
-    from mmselfsup.registry import MODELS
-
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        return MODELS.build(cfg.model)
-
-
-def check_data(cfg: Config) -> None:
-    """Missing or corrupt data raises DataError (exit 2) before any file of the run is written.
-
-    Datasets held in memory as arrays (CIFAR, Fashion-MNIST) are read in full, which finds a
-    truncated or damaged file (a second read of a few seconds at most); folder datasets
-    (ImageNet) are only built, which finds missing folders and classes without a scan of
-    every image.
-    """
-    _register_suite_modules()
-    from mmengine.registry import DefaultScope
-
-    from mmselfsup.registry import DATASETS
-
-    from .datasets.base import ArrayImageDataset
-
-    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    dataset_cfg.lazy_init = True
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        dataset = DATASETS.build(dataset_cfg)
-    if isinstance(dataset, ArrayImageDataset):
-        dataset.full_init()
-
-
-def _check_launch(cfg: Config, launcher: str) -> int:
-    """The number of processes, after checking the launcher's environment, the global batch and
-    the SyncBN setting (UsageError otherwise)."""
-    if launcher not in catalog.LAUNCHERS:
-        raise unknown_name("launcher", launcher, catalog.LAUNCHERS)
-    missing = compat.missing_launch_env(launcher)
-    if missing:
-        starter = "torchrun" if launcher == "pytorch" else "srun"
-        raise UsageError(f"--launcher {launcher} needs {', '.join(missing)} in the environment; "
-                         f"start the command with {starter} (README: Several processes)")
-    world = compat.launch_world_size(launcher)
-    batch = cfg.train_dataloader.batch_size
-    if batch % world:
-        raise UsageError(f"the global batch size {batch} does not split over {world} processes; "
-                         f"use a process count that divides it or set --cfg-options "
-                         f"train_dataloader.batch_size=N with N a multiple of {world}")
-    if cfg.get("sync_bn") not in (None, "torch"):
-        raise UsageError(f"sync_bn must be 'torch' or None, got {cfg.sync_bn!r}")
-    return world
-
-
-def build_runner(cfg: Config, launcher: str = "none", resume_from: Path | None = None):
-    """The mmengine Runner for a composed config (shims applied, suite modules registered).
-
-    ``launcher='pytorch'`` (torchrun) or ``'slurm'`` (srun) runs one DDP process per worker; on
-    a machine without CUDA it uses gloo. ``train_dataloader.batch_size`` is the global batch:
-    each of the W processes loads batch/W samples, so the optimisation is the paper's however
-    many processes run; batch norms are synchronised (``sync_bn``). ``resume_from``: a checkpoint
-    to resume (model, optimizer, schedulers, message hub, hooks' state, random states). The
-    launcher, device and resume settings belong to this execution, not to the experiment, so
-    they are applied to a copy and never enter ``config.py`` or its hash.
-    """
-    world = _check_launch(cfg, launcher)
-    _register_suite_modules()
-    import torch
-    from mmengine.runner import Runner
-
-    speed = cfg.get("speed") or {}
-    if speed.get("bf16") and not torch.cuda.is_available():
-        raise UsageError("speed.bf16=True needs a CUDA GPU and none is visible; drop the option "
-                         "to train in float32 on this machine")
-    run_cfg = copy.deepcopy(cfg)
-    run_cfg.launcher = launcher
-    run_cfg.train_dataloader.batch_size = cfg.train_dataloader.batch_size // world
-    if resume_from is not None:
-        run_cfg.resume, run_cfg.load_from = True, str(resume_from)
-    if launcher != "none":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        run_cfg.model_wrapper_cfg = compat.ddp_model_wrapper_cfg(device, bool(cfg.get("sync_bn")))
-        if device != "cuda":
-            run_cfg.sync_bn = None  # converted by the CPU wrapper instead (compat, shim 4)
-        run_cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
-        compat.init_cpu_process_group(launcher)
-    runner = Runner.from_cfg(run_cfg)
-    if speed.get("compile"):
-        # The backbone alone: compiling mmengine's whole train_step (cfg.compile) breaks the
-        # graph at every hook, loss dict and optimizer call. nn.Module.compile keeps the
-        # state-dict keys, so checkpoints are unchanged.
-        getattr(runner.model, "module", runner.model).backbone.compile()
-    return runner
-
-
-def _epoch_of(path: Path) -> int:
-    return int(path.stem.split("_")[1])
-
-
-def _is_complete(checkpoint: Path) -> bool:
-    """A checkpoint a crash did not truncate (torch's zip format fails to open when cut short)."""
-    import torch
-
-    try:
-        torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
-    except Exception:  # noqa: BLE001 - any failure to read means it cannot be resumed from
-        return False
-    return True
-
-
-def latest_checkpoint(work_dir: Path, verify: bool = False) -> Path | None:
-    """The newest epoch checkpoint in ``work_dir`` (with ``verify``: the newest complete one)."""
-    for checkpoint in sorted(Path(work_dir).glob(CHECKPOINT_GLOB), key=_epoch_of, reverse=True):
-        if not verify or _is_complete(checkpoint):
-            return checkpoint
-    return None
-
-
-def plan_resume(cfg: Config, restart: bool = False, replace_other_config: bool = False) -> Path | None:
-    """The checkpoint to resume ``cfg`` from, or None to train from scratch. Reads, never writes.
-
-    An unfinished run of the same config (same :func:`config_hash`) resumes from its newest
-    complete checkpoint unless ``restart``. A run of another config in the work dir is an error
-    unless ``restart`` or ``replace_other_config`` (what DVC stages pass: DVC decides when a
-    run is stale). A finished run of the same config is trained again from scratch.
-    """
-    work_dir = Path(cfg.work_dir)
-    if not work_dir.is_dir():
-        return None
-    checkpoint = latest_checkpoint(work_dir, verify=True)
-    ended = (work_dir / SUMMARY_FILE).is_file()
-    if checkpoint is None and not ended:
-        return None
-    config_path = work_dir / CONFIG_FILE
-    same = config_path.is_file() and config_hash(Config.fromfile(str(config_path))) == config_hash(cfg)
-    if not same and not (restart or replace_other_config):
-        raise UsageError(f"{work_dir} holds a run of another config (its {CONFIG_FILE} differs "
-                         "from this one); choose another --work-dir, or pass "
-                         "--replace-other-config to discard that run")
-    if same and checkpoint is not None and not ended and not restart:
-        return checkpoint
-    return None
-
-
-def _clear_previous_run(work_dir: Path) -> None:
-    """Checkpoints and record of an earlier run: a fresh run must never be resumed from, or
-    read as, the previous one."""
-    for path in [*work_dir.glob(CHECKPOINT_GLOB), work_dir / "last_checkpoint",
-                 work_dir / SUMMARY_FILE]:
-        path.unlink(missing_ok=True)
-
-
-def _hook(runner, hook_type, required: bool = True):
-    for hook in runner.hooks:
-        if isinstance(hook, hook_type):
-            return hook
-    if required:
-        raise RuntimeError(f"{hook_type.__name__} missing from the runner's hooks")
-    return None
-
-
-def train(runner, cfg: Config) -> dict:
-    """Train ``runner`` to the end (or to the first non-finite loss); the main process writes
-    ``config.py`` and, last, ``summary.json`` in the work dir; every process returns the summary.
-
-    Status ``finished``, or ``diverged`` with the iteration of the first non-finite loss and the
-    last finite loss. A runner built with ``resume_from`` continues that run; otherwise the
-    checkpoints and summary of an earlier run in the work dir are removed first.
-    """
-    from mmengine.dist import get_world_size, is_main_process
-
-    from .engine import OnlineMonitorHook, TrainingDiverged, TrainingRecordHook
-
-    work_dir = Path(cfg.work_dir)
-    if is_main_process():
-        work_dir.mkdir(parents=True, exist_ok=True)
-        if not runner.cfg.get("resume"):
-            _clear_previous_run(work_dir)
-        cfg.dump(str(work_dir / CONFIG_FILE))
-    start = time.perf_counter()
-    divergence = None
-    try:
-        runner.train()
-    except TrainingDiverged as err:
-        divergence = {"diverged_at_iteration": err.iteration,
-                      "loss_last_finite": err.last_finite_loss}
-        runner.logger.warning(f"training diverged: {err}; last finite loss "
-                              f"{err.last_finite_loss}; stopped")
-    wall = time.perf_counter() - start
-
-    record = _hook(runner, TrainingRecordHook)
-    monitor = _hook(runner, OnlineMonitorHook, required=False)
-    losses = [row["loss"] for row in record.records]
-    penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
-    world = get_world_size()
-    summary = {
-        "status": "finished" if divergence is None else "diverged",
-        **(divergence or {}),
-        **dict(cfg.ortho_suite),
-        "epochs": cfg.train_cfg.max_epochs,
-        "iterations": len(record.records),
-        "batch_size_global": cfg.train_dataloader.batch_size,
-        "batch_size_per_process": cfg.train_dataloader.batch_size // world,
-        "world_size": world,
-        "resumed_from": record.resumes,
-        "loss_first": losses[0] if losses else None,
-        "loss_last": losses[-1] if losses else None,
-        "reg_penalty_first": penalties[0] if penalties else None,
-        "reg_penalty_last": penalties[-1] if penalties else None,
-        "train_log": record.records,
-        "monitor": monitor.history if monitor is not None else [],
-        "wall_time_s": round(wall, 3),  # of this process's training (since the resume, if any)
-        "config_sha256": config_hash(cfg),
-        "git_commit": provenance.git_commit(),
-        "packages": provenance.package_versions(),
-        "hardware": provenance.hardware(),
-    }
-    if is_main_process():
-        provenance.atomic_write_json(work_dir / SUMMARY_FILE, summary)
-    return summary
-
-
-def pretrain(method: str, backbone: str, dataset: str, work_dir: str | Path, reg: str = "none",
-             seed: int = 0, epochs: int | None = None, cfg_options: list[str] | None = None,
-             launcher: str = "none", aug: str | None = None, data_root: str | None = None,
-             restart: bool = False, replace_other_config: bool = False,
-             recipe: str = "paper") -> dict:
-    """Compose, check the data, build and train one run (resuming an unfinished one, see
-    :func:`plan_resume`); return its summary (also written to ``W/summary.json``). Names,
-    options, data and the work dir are validated before anything is written."""
-    cfg = compose_config(method, backbone, dataset, work_dir, reg=reg, seed=seed, epochs=epochs,
-                         cfg_options=cfg_options, aug=aug, data_root=data_root, recipe=recipe)
-    check_data(cfg)
-    _check_launch(cfg, launcher)
-    resume_from = plan_resume(cfg, restart=restart, replace_other_config=replace_other_config)
-    return train(build_runner(cfg, launcher, resume_from), cfg)

@@ -10,19 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .tables import (CLAIM_FAILS, CLAIM_HOLDS, DIVERGED, OUTSIDE, WITHIN, RunRecord,
-                     comparability_line, mean_std)
+from .. import runs as run_record
+from ..runs import CELL_FIELDS
+from .matching import RunRecord
+from .render import comparability_line
+from .verdicts import CLAIM_FAILS, CLAIM_HOLDS, DIVERGED, OUTSIDE, WITHIN, mean_std
 
-RANK_KEYS = ("dataset", "reg", "method", "backbone", "epochs", "variant")
-
-
-def _metric(run: RunRecord, *path):
-    node = run.metrics
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
+# Methods are ranked within a dataset and a regularizer; an entry is one cell spec (CELL_FIELDS).
+RANK_WITHIN = ("dataset", "reg")
+RANK_KEYS = (*RANK_WITHIN, *(k for k in CELL_FIELDS if k not in RANK_WITHIN))
 
 
 def rankings(runs: list[RunRecord]) -> list[dict]:
@@ -30,25 +26,25 @@ def rankings(runs: list[RunRecord]) -> list[dict]:
     by dataset, regularizer and then linear top-1 (best first); diverged runs rank last."""
     groups: dict[tuple, list[RunRecord]] = {}
     for run in runs:
-        if run.status in ("evaluated", DIVERGED):
+        if run.status in (run_record.EVALUATED, DIVERGED):
             groups.setdefault(tuple(run.spec[k] for k in RANK_KEYS), []).append(run)
     entries = []
     for key, members in groups.items():
-        done = [r for r in members if r.status == "evaluated"]
+        done = [r for r in members if r.status == run_record.EVALUATED]
 
-        def avg(*path, runs=done):
-            values = [v for r in runs for v in [_metric(r, *path)] if v is not None]
+        def avg(metric, runs=done):
+            values = [v for r in runs for v in [run_record.metric(r.metrics, metric)] if v is not None]
             return mean_std(values) if values else (None, None)
 
-        top1, top1_std = avg("linear_probe", "top1")
+        top1, top1_std = avg("linear_top1")
         entries.append({**dict(zip(RANK_KEYS, key)), "runs": [r.id for r in members],
                         "seeds": len(done), "diverged": len(members) - len(done),
                         "linear_top1": top1, "linear_top1_std": top1_std,
-                        "knn_top1": avg("knn_cosine_k200_top1")[0],
-                        "effective_rank": avg("representation", "effective_rank")[0],
-                        "dims": avg("representation", "dims")[0],
-                        "alpha": avg("representation", "alpha_req")[0],
-                        "collapsed_dims": avg("representation", "collapsed_dims")[0]})
+                        "knn_top1": avg("knn200_cosine_top1")[0],
+                        "effective_rank": avg("repr_effective_rank")[0],
+                        "dims": avg("repr_dims")[0],
+                        "alpha": avg("repr_alpha_req")[0],
+                        "collapsed_dims": avg("repr_collapsed_dims")[0]})
     entries.sort(key=lambda e: (e["dataset"], e["reg"], e["linear_top1"] is None,
                                 -(e["linear_top1"] or 0.0), e["method"]))
     return entries

@@ -36,7 +36,7 @@ class TrainingRecordHook(Hook):
     run at the first non-finite one.
 
     ``records`` is a list of ``{"iter": i, "loss": ..., <other log vars>...}`` (floats), read by
-    :mod:`ortho_suite.pretrain` to write the run summary. The runner's own log keeps smoothed
+    :mod:`ortho_suite.train.pretrain` to write the run summary. The runner's own log keeps smoothed
     values only; the summary needs the raw sequence (first/last loss, divergence). A NaN or
     infinite loss raises :class:`TrainingDiverged` (in a distributed run when any process sees
     one, so that all stop at the same iteration): further steps would only train on NaN weights.
@@ -132,7 +132,7 @@ class OnlineMonitorHook(Hook):
 
         if self.interval <= 0 or not is_main_process():
             return
-        from ..evaluate import feature_dataset
+        from ..build import feature_dataset
 
         self._datasets = (
             feature_dataset(runner.cfg, runner.cfg.feature_data.train_split, self.train_samples),
@@ -141,9 +141,9 @@ class OnlineMonitorHook(Hook):
     def after_train_epoch(self, runner) -> None:
         if self._datasets is None or (runner.epoch + 1) % self.interval:
             return
-        from ..evaluate import extract
-        from ..evaluation import knn_accuracy
-        from ..metrics import effective_rank
+        from ..features import extract
+        from ..probes import knn_accuracy
+        from ..spectra import effective_rank
 
         model = getattr(runner.model, "module", runner.model)
         device = next(model.parameters()).device

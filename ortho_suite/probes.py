@@ -1,7 +1,7 @@
-"""Evaluation of a frozen encoder on cached features: k-NN classifiers and linear probes.
+"""Probes of a frozen encoder on its features: k-NN classifiers and linear probes.
 
-Pure torch on feature tensors; feature extraction and the ``evaluate`` command live in
-:mod:`ortho_suite.evaluate`.
+Pure torch on feature tensors. Feature extraction lives in :mod:`ortho_suite.features`; the
+``evaluate`` stage (ortho_suite/evaluate/) and the online monitor during training use these.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_fea
         protocol = PROBE_PROTOCOLS[protocol]
     if protocol.augmented:
         raise ValueError(f"protocol {protocol.name!r} trains on augmented images through the "
-                         "backbone: use ortho_suite.evaluate.augmented_probe")
+                         "backbone: use ortho_suite.evaluate.augmented_probe.augmented_probe")
     total = epochs or protocol.epochs
     scale = total / protocol.epochs
     generator = torch.Generator().manual_seed(seed)

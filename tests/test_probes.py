@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from ortho_suite.evaluation import PROBE_PROTOCOLS, knn_accuracy, knn_predict, linear_probe, topk_accuracy
+from ortho_suite.probes import (
+    PROBE_PROTOCOLS,
+    knn_accuracy,
+    knn_predict,
+    linear_probe,
+    topk_accuracy,
+)
 
 
 def _data(n_train=300, n_test=80, d=16, classes=5, seed=0):

@@ -6,14 +6,14 @@ leaves a truncated table.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..profiles import check_params
+from ..provenance import atomic_write_json, atomic_write_text
 from .leaderboard import rankings, render_index, render_leaderboard, reproduction_score
-from .profiles import check_params
-from .provenance import atomic_write_json, atomic_write_text
-from .tables import (evaluate_table, load_runs, load_tables, render_table_csv,
-                     render_table_markdown)
+from .matching import evaluate_table, load_runs
+from .render import render_table_csv, render_table_markdown
+from .table_specs import load_tables
 
 
 def profile_header(params: dict) -> dict:
@@ -28,7 +28,7 @@ def render_profile(params_path: str | Path, benchmarks: str | Path, results_dir:
     params = check_params(params_path, benchmarks / "profiles")
     tables = load_tables(benchmarks / "tables")
     profile = profile_header(params)
-    runs = load_runs(params, results_dir)
+    runs = load_runs(params["specs"], results_dir)
     results = [evaluate_table(t, runs, profile["name"]) for t in tables]
     entries = rankings(runs)
     score = reproduction_score(results)
