@@ -31,13 +31,22 @@ def load_frozen_model(cfg, checkpoint: Path, device):
     """The model of ``cfg`` with the weights of ``checkpoint``, on ``device``, in eval mode."""
     import torch
 
+    from .errors import UsageError
+
     model = build_model(cfg)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["state_dict"], strict=True)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["state_dict"], strict=True)
+    except Exception as err:  # noqa: BLE001 - a damaged or foreign file: say which
+        text = " ".join(str(err).split())[:200]
+        raise UsageError(f"checkpoint {checkpoint} cannot be loaded ({type(err).__name__}: "
+                         f"{text}); re-run 'ortho-suite pretrain' with --restart to train the "
+                         "run again") from None
     return model.to(device).eval()
 
 
-def _build_dataset(cfg, dataset_cfg):
+def build_dataset(cfg, dataset_cfg):
+    """The dataset of ``dataset_cfg`` (a section of ``cfg``) in the config's registry scope."""
     register_suite_modules()
     from mmengine.registry import DefaultScope
     from mmselfsup.registry import DATASETS
@@ -56,7 +65,7 @@ def check_data(cfg) -> None:
     """
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset_cfg.lazy_init = True
-    dataset = _build_dataset(cfg, dataset_cfg)
+    dataset = build_dataset(cfg, dataset_cfg)
     from .datasets.base import ArrayImageDataset
 
     if isinstance(dataset, ArrayImageDataset):
@@ -72,4 +81,4 @@ def feature_dataset(cfg, split: str, limit: int | None = None):
         dataset_cfg.indices = limit
     dataset_cfg.split = split
     dataset_cfg.pipeline = cfg.feature_data.pipeline
-    return _build_dataset(cfg, dataset_cfg)
+    return build_dataset(cfg, dataset_cfg)

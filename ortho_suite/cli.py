@@ -49,8 +49,13 @@ def _add_pretrain(sub) -> None:
                    help="'pytorch' (under torchrun) or 'slurm' (under srun): one DDP process per "
                         "worker (gloo without CUDA); the config's batch size is the global one")
     p.add_argument("--restart", action="store_true",
-                   help="train from scratch even if --work-dir holds an unfinished run of this "
-                        "config (by default it is resumed from its last checkpoint)")
+                   help="train from scratch even if --work-dir holds a run of this config, "
+                        "unfinished (by default it is resumed from its last checkpoint) or "
+                        "finished (by default it is left as it is)")
+    p.add_argument("--retrain-finished", action="store_true",
+                   help="train a finished run of this config again from scratch, but resume an "
+                        "unfinished one (DVC stages pass it: DVC re-runs a stage only when its "
+                        "code or settings changed)")
     p.add_argument("--replace-other-config", action="store_true",
                    help="discard a run of a different config found in --work-dir (by default "
                         "that is an error; DVC stages pass it)")
@@ -177,9 +182,14 @@ def _cmd_pretrain(args) -> int:
     spec = RunSpec(**{name: getattr(args, name) for name in RunSpec.field_names()
                       if name != "variant"})
     summary = pretrain(spec, args.work_dir, launcher=args.launcher, data_root=args.data_root,
-                       restart=args.restart, replace_other_config=args.replace_other_config)
+                       restart=args.restart, replace_other_config=args.replace_other_config,
+                       retrain_finished=args.retrain_finished)
     if is_main_process():
         where = f"summary in {args.work_dir}/{SUMMARY_FILE}"
+        if summary.get("already_finished"):
+            print(f"{PROG}: already finished ({summary['status']}, {summary['iterations']} "
+                  f"iterations); nothing trained; {where} (--restart trains it again)")
+            return 0
         resumed = summary["resumed_from"]
         resumed = f" (resumed at epoch {resumed[-1]['epoch']})" if resumed else ""
         if summary["status"] == "diverged":
@@ -275,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:
+        # Every result file is written atomically and a cut checkpoint is skipped on resume.
+        print(f"{PROG}: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -213,6 +213,15 @@ def launch_world_size(launcher: str) -> int:
     return 1
 
 
+def launch_rank(launcher: str) -> int:
+    """This process's rank as the launcher set it (0 without one), before any process group."""
+    if launcher == "pytorch":
+        return int(os.environ["RANK"])
+    if launcher == "slurm":
+        return int(os.environ["SLURM_PROCID"])
+    return 0
+
+
 def _slurm_to_torch_env() -> None:
     """What mmengine's slurm initialisation derives from srun's variables (master address: the
     first host of the node list, unless MASTER_ADDR is set)."""

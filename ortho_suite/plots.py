@@ -1,8 +1,6 @@
 """Figures of the collapse diagnostics (matplotlib, no display needed)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -11,19 +9,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .provenance import temporary_beside  # noqa: E402
+
 
 def _save(fig, path: Path) -> None:
     """Write the PNG through a temporary file and a rename: never a partial image."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
+    tmp = temporary_beside(path, suffix=".png")
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def plot_eigenspectra(series: dict[str, list[float]], title: str, path: Path) -> None:

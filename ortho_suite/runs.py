@@ -12,8 +12,10 @@ One definition of each, used by every stage:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -81,7 +83,16 @@ def spec_from_params(path: Path, run_id: str, run) -> RunSpec:
             catalog.lookup(kind, run[field])
         except UsageError as err:
             raise UsageError(f"{path}: runs.{run_id}.{field}: {err}") from None
+    for field, valid in (("seed", lambda v: v >= 0), ("epochs", lambda v: v >= 1)):
+        value = run[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not valid(value):
+            raise UsageError(f"{path}: runs.{run_id}.{field}: expected a "
+                             f"{'non-negative' if field == 'seed' else 'positive'} integer, "
+                             f"got {value!r}")
     options = run["cfg_options"]
+    if not isinstance(options, str) and options is not None:
+        raise UsageError(f"{path}: runs.{run_id}.cfg_options: expected one string of "
+                         f"key=value entries separated by spaces, got {options!r}")
     return RunSpec(method=run["method"], backbone=run["backbone"], dataset=run["dataset"],
                    reg=run["reg"], aug=run["aug"], seed=run["seed"], epochs=run["epochs"],
                    cfg_options=tuple(str(options).split()) if options else (),
@@ -94,6 +105,7 @@ def spec_from_params(path: Path, run_id: str, run) -> RunSpec:
 CONFIG_FILE = "config.py"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_GLOB = "epoch_*.pth"
+LOCK_FILE = "run.lock"  # held by the one process writing the work dir; holds its pid
 # A run's evaluation (results/<profile>/runs/<run-id>/) and its feature cache.
 METRICS_FILE = "metrics.json"
 SPECTRA_FILE = "spectra.json"
@@ -102,6 +114,85 @@ FEATURES_FILE = "features.pt"
 RUNS_DIR = "runs"
 PRETRAIN_SUMMARY_FILE = "pretrain_summary.json"
 PROVENANCE_FILE = "provenance.json"
+
+
+def check_work_dir(work_dir) -> Path:
+    """``work_dir`` as a Path, after checking that it is a folder or can become one (a file in
+    its place, a name longer than the filesystem allows, or an unreadable parent is a
+    UsageError). Writes nothing."""
+    path = Path(work_dir)
+    try:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--work-dir {path} is a file, not a folder; choose another path")
+        parent = next((p for p in path.parents if p.exists()), Path("."))
+    except OSError as err:  # e.g. ENAMETOOLONG: a path component longer than NAME_MAX
+        raise UsageError(f"--work-dir {path} cannot be used: {err.strerror}; choose a shorter "
+                         "or valid path") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--work-dir {path}: {parent} is not writable; choose another path")
+    return path
+
+
+def lock_holder(work_dir: Path) -> int | None:
+    """The pid of the process that holds the run lock of ``work_dir``, or None when no process
+    does (a lock dies with its process, so a killed run never blocks the next one). Reads only."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(work_dir) / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)  # closing releases a shared lock taken here
+    return None
+
+
+class WorkDirBusy(UsageError):
+    """Another process holds the work dir's run lock."""
+
+
+def _busy(work_dir: Path, pid: int) -> UsageError:
+    holder = "an unknown process" if pid < 0 else f"process {pid}"
+    return WorkDirBusy(f"{work_dir} is in use by {holder}, which is training a run there; wait "
+                      "for it to end (or stop it, then re-run to resume)")
+
+
+@contextlib.contextmanager
+def run_lock(work_dir: Path, hold: bool = True):
+    """One writer per work dir: an advisory lock (flock) on ``work_dir/run.lock`` for the
+    duration of the block, or a UsageError naming the holder's pid. Creates the work dir.
+    ``hold=False`` (the other processes of a distributed run) takes no lock."""
+    import fcntl
+
+    if not hold:
+        yield
+        return
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(work_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise _busy(work_dir, int(text) if text.isdigit() else -1) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_not_busy(work_dir: Path) -> None:
+    """UsageError when a process is training in ``work_dir`` (see :func:`run_lock`)."""
+    pid = lock_holder(work_dir)
+    if pid is not None:
+        raise _busy(Path(work_dir), pid)
 
 
 def _epoch_of(path: Path) -> int:
@@ -119,9 +210,14 @@ def is_complete(checkpoint: Path) -> bool:
     return True
 
 
+def checkpoints(work_dir: Path) -> list[Path]:
+    """The epoch checkpoints of ``work_dir``, newest first."""
+    return sorted(Path(work_dir).glob(CHECKPOINT_GLOB), key=_epoch_of, reverse=True)
+
+
 def latest_checkpoint(work_dir: Path, verify: bool = False) -> Path | None:
     """The newest epoch checkpoint in ``work_dir`` (with ``verify``: the newest complete one)."""
-    for checkpoint in sorted(Path(work_dir).glob(CHECKPOINT_GLOB), key=_epoch_of, reverse=True):
+    for checkpoint in checkpoints(work_dir):
         if not verify or is_complete(checkpoint):
             return checkpoint
     return None
@@ -137,10 +233,15 @@ def load_finished_run(work_dir: Path):
     if not config_path.is_file() or not summary_path.is_file():
         raise UsageError(f"{work_dir} is not a finished run (needs {CONFIG_FILE} and "
                          f"{SUMMARY_FILE}); run (or resume) 'ortho-suite pretrain' there first")
-    summary = json.loads(summary_path.read_text())
-    # Not the config's custom_imports (the training hooks): a finished run is rebuilt from the
-    # suite's models and datasets alone (ortho_suite/build.py).
-    cfg = Config.fromfile(str(config_path), import_custom_modules=False)
+    try:
+        summary = json.loads(summary_path.read_text())
+        # Not the config's custom_imports (the training hooks): a finished run is rebuilt from
+        # the suite's models and datasets alone (ortho_suite/build.py).
+        cfg = Config.fromfile(str(config_path), import_custom_modules=False)
+    except Exception as err:  # noqa: BLE001 - a damaged record: name it
+        raise UsageError(f"{work_dir}: {SUMMARY_FILE} or {CONFIG_FILE} is damaged "
+                         f"({type(err).__name__}); re-run 'ortho-suite pretrain' there with "
+                         "--restart") from None
     if summary.get("status") == DIVERGED:
         return cfg, summary, None
     checkpoint = latest_checkpoint(work_dir)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ortho_suite import runs
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
 from ortho_suite.report import summarize
@@ -59,6 +60,7 @@ def test_sigkill_after_the_first_checkpoint_resumes_to_the_uninterrupted_result(
     assert run.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert (killed / "epoch_1.pth").is_file() and not (killed / "epoch_3.pth").exists()
     assert not (killed / SUMMARY_FILE).exists()
+    assert (killed / runs.LOCK_FILE).is_file() and runs.lock_holder(killed) is None  # died with it
 
     proc = subprocess.run(_pretrain_cmd(killed), cwd=REPO, env=_env(), capture_output=True,
                           text=True, timeout=300)
@@ -94,25 +96,30 @@ def _leave_run(cfg, epochs=(1, 2), finished=False):
 def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
     cfg = _config(tmp_path)
     work_dir = _leave_run(cfg)
-    assert resume.plan_resume(cfg) == work_dir / "epoch_2.pth"
-    # killed while writing epoch 3: a truncated file is skipped, epoch 2 is still there
+    assert resume.plan_resume(cfg) == resume.ResumePlan(work_dir / "epoch_2.pth")
+    # killed while writing epoch 3: a truncated file is skipped (and named), epoch 2 is still there
     data = (work_dir / "epoch_2.pth").read_bytes()
     (work_dir / "epoch_3.pth").write_bytes(data[: len(data) // 2])
-    assert resume.plan_resume(cfg) == work_dir / "epoch_2.pth"
-    assert resume.plan_resume(cfg, restart=True) is None
+    assert resume.plan_resume(cfg) == resume.ResumePlan(work_dir / "epoch_2.pth", ("epoch_3.pth",))
+    assert resume.plan_resume(cfg, restart=True) == resume.ResumePlan()
 
 
-def test_a_finished_run_is_trained_again_and_another_config_needs_consent(tmp_path):
+def test_a_finished_run_is_left_alone_and_another_config_needs_consent(tmp_path):
     cfg = _config(tmp_path)
     _leave_run(cfg, finished=True)
-    assert resume.plan_resume(cfg) is None  # re-running a finished run starts over
+    assert resume.plan_resume(cfg) == resume.ResumePlan(finished=True)
+    assert resume.plan_resume(cfg, restart=True) == resume.ResumePlan()  # trained again
+    assert resume.plan_resume(cfg, retrain_finished=True) == resume.ResumePlan()  # DVC's stages
     other = _config(tmp_path, width=16)
     with pytest.raises(UsageError, match="holds a run of another config"):
         resume.plan_resume(other)
-    assert resume.plan_resume(other, replace_other_config=True) is None
+    assert resume.plan_resume(other, replace_other_config=True) == resume.ResumePlan()
     shutil.rmtree(cfg.work_dir)
-    _leave_run(cfg)  # unfinished: replacing another config's run never resumes it
-    assert resume.plan_resume(other, replace_other_config=True) is None
+    work_dir = _leave_run(cfg)  # unfinished: replacing another config's run never resumes it
+    assert resume.plan_resume(other, replace_other_config=True) == resume.ResumePlan()
+    # ...but DVC's flags resume an unfinished run of the same config
+    assert resume.plan_resume(cfg, replace_other_config=True, retrain_finished=True) == \
+        resume.ResumePlan(work_dir / "epoch_2.pth")
 
 
 def test_a_run_left_by_an_older_layout_is_another_config_not_a_crash(tmp_path):
@@ -125,7 +132,7 @@ def test_a_run_left_by_an_older_layout_is_another_config_not_a_crash(tmp_path):
     (work_dir / CONFIG_FILE).write_text(old)
     with pytest.raises(UsageError, match="holds a run of another config"):
         resume.plan_resume(cfg)
-    assert resume.plan_resume(cfg, replace_other_config=True) is None
+    assert resume.plan_resume(cfg, replace_other_config=True) == resume.ResumePlan()
 
 
 def test_nan_loss_stops_the_run_as_diverged_and_the_pipeline_goes_on(tmp_path, capsys):

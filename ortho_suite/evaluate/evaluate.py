@@ -33,6 +33,7 @@ from ..runs import (
     METRICS_FILE,
     RECORD_FIELDS,
     SPECTRA_FILE,
+    check_not_busy,
     load_finished_run,
 )
 from .augmented_probe import augmented_probe
@@ -59,6 +60,7 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     if probe_epochs is not None and probe_epochs < 1:
         raise UsageError(f"--probe-epochs must be >= 1, got {probe_epochs}")
     work_dir = Path(work_dir)
+    check_not_busy(work_dir)  # a run in progress is read by no one
     cfg, summary, checkpoint = load_finished_run(work_dir)
     out_dir = Path(out_dir) if out_dir else work_dir / "eval"
     if checkpoint is None:

@@ -12,6 +12,7 @@ rendering :mod:`.render`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,22 @@ def _spec(fields: _Fields) -> dict:
     return spec
 
 
+def metric_range(metric: str) -> tuple[float, float]:
+    """The values a published ``metric`` can take (after the column's scale): accuracies and
+    average precisions are percentages in [0, 100]; times, ranks, dimensions and penalties are
+    non-negative; a spectrum's decay exponent is any number."""
+    if metric.endswith(("_top1", "_top5")) or "_ap" in metric:
+        return 0.0, 100.0
+    if metric == "repr_alpha_req":
+        return -math.inf, math.inf
+    return 0.0, math.inf
+
+
+def _in_range(metric: str, value: float) -> bool:
+    low, high = metric_range(metric)
+    return low <= value <= high
+
+
 def _metric(fields: _Fields, key: str = "metric") -> str:
     metric = fields.get(key, str)
     if metric not in MEASURED_METRICS and metric not in UNMEASURED_METRICS:
@@ -189,6 +206,12 @@ def load_table(path: str | Path) -> Table:
             if key not in column_ids:
                 raise published.fail(key, f"no such column; columns: {', '.join(sorted(column_ids))}")
             values[key] = None if value is None else published.get(key, float)
+            column = next(c for c in columns if c.id == key)
+            if values[key] is not None and not _in_range(column.metric, values[key] * column.scale):
+                low, high = metric_range(column.metric)
+                raise published.fail(key, f"{values[key]:g} (x scale {column.scale:g}) is outside "
+                                          f"[{low:g}, {high:g}] for metric {column.metric}; "
+                                          "check the number against the source")
         rows.append(Row(r.get("id", str), r.get("label", str), _spec(r.child("run", False)), values))
     _ids(rows, "row", path)
 
@@ -203,13 +226,16 @@ def load_table(path: str | Path) -> Table:
             treatments = [_spec(_Fields(path, f"claims[{i}].treatments[{j}]", t))
                           for j, t in enumerate(c.get("treatments", list))]
         delta = c.get("delta", float, required=False)
+        metric = _metric(c)
+        if delta is not None and metric_range(metric)[1] == 100.0 and not -100 <= delta <= 100:
+            raise c.fail("delta", f"{delta:g} points is not a difference of two percentages")
         sign = c.get("sign", int, required=False, default=0)
         if delta is not None:
             sign = 1 if delta > 0 else -1
         if sign not in (1, -1):
             raise c.fail("sign", "give 'delta' (the claimed difference) or 'sign': 1 or -1")
         claims.append(Claim(c.get("id", str), c.get("text", str), c.get("where", str),
-                            _metric(c), _spec(c.child("baseline")), treatments, delta, sign))
+                            metric, _spec(c.child("baseline")), treatments, delta, sign))
     _ids(claims, "claim", path)
 
     return Table(id=path.stem, path=path, title=top.get("title", str), paper=top.get("paper", str),

@@ -40,7 +40,8 @@ class TrainingRecordHook(Hook):
     values only; the summary needs the raw sequence (first/last loss, divergence). A NaN or
     infinite loss raises :class:`TrainingDiverged` (in a distributed run when any process sees
     one, so that all stop at the same iteration): further steps would only train on NaN weights.
-    ``resumes`` lists the checkpoints the run was resumed from.
+    ``resumes`` lists the checkpoints the run was resumed from (and the damaged newer ones
+    passed over, ``skipped_damaged``).
     """
 
     priority = "LOW"
@@ -48,6 +49,7 @@ class TrainingRecordHook(Hook):
     def __init__(self) -> None:
         self.records: list[dict] = []
         self.resumes: list[dict] = []
+        self.skipped_checkpoints: tuple[str, ...] = ()  # set by the trainer before a resume
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not outputs:
@@ -77,8 +79,10 @@ class TrainingRecordHook(Hook):
         state = checkpoint.get(STATE_KEY, {})
         self.records = list(state.get("train_log", []))
         meta = checkpoint.get("meta", {})  # the runner's counters are restored after this hook
-        self.resumes = [*state.get("resumes", []),
-                        {"epoch": meta.get("epoch"), "iteration": meta.get("iter")}]
+        resume = {"epoch": meta.get("epoch"), "iteration": meta.get("iter")}
+        if self.skipped_checkpoints:  # newer checkpoints a crash cut short, passed over
+            resume["skipped_damaged"] = list(self.skipped_checkpoints)
+        self.resumes = [*state.get("resumes", []), resume]
 
 
 @HOOKS.register_module()

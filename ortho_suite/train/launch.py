@@ -13,8 +13,8 @@ from ..errors import UsageError, unknown_name
 
 
 def check_launch(cfg: Config, launcher: str) -> int:
-    """The number of processes, after checking the launcher's environment, the global batch and
-    the SyncBN setting (UsageError otherwise)."""
+    """The number of processes, after checking the launcher's environment, the global batch, the
+    SyncBN setting and that a bf16 run has a GPU (UsageError otherwise)."""
     if launcher not in catalog.LAUNCHERS:
         raise unknown_name("launcher", launcher, catalog.LAUNCHERS)
     missing = compat.missing_launch_env(launcher)
@@ -24,12 +24,19 @@ def check_launch(cfg: Config, launcher: str) -> int:
                          f"start the command with {starter} (README: Several processes)")
     world = compat.launch_world_size(launcher)
     batch = cfg.train_dataloader.batch_size
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise UsageError(f"train_dataloader.batch_size must be a positive integer, got {batch!r}")
     if batch % world:
         raise UsageError(f"the global batch size {batch} does not split over {world} processes; "
                          f"use a process count that divides it or set --cfg-options "
                          f"train_dataloader.batch_size=N with N a multiple of {world}")
     if cfg.get("sync_bn") not in (None, "torch"):
         raise UsageError(f"sync_bn must be 'torch' or None, got {cfg.sync_bn!r}")
+    import torch
+
+    if (cfg.get("speed") or {}).get("bf16") and not torch.cuda.is_available():
+        raise UsageError("speed.bf16=True needs a CUDA GPU and none is visible; drop the option "
+                         "to train in float32 on this machine")
     return world
 
 
@@ -50,9 +57,6 @@ def build_runner(cfg: Config, launcher: str = "none", resume_from: Path | None =
     from mmengine.runner import Runner
 
     speed = cfg.get("speed") or {}
-    if speed.get("bf16") and not torch.cuda.is_available():
-        raise UsageError("speed.bf16=True needs a CUDA GPU and none is visible; drop the option "
-                         "to train in float32 on this machine")
     run_cfg = copy.deepcopy(cfg)
     run_cfg.launcher = launcher
     run_cfg.train_dataloader.batch_size = cfg.train_dataloader.batch_size // world

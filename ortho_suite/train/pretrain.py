@@ -7,14 +7,19 @@ run ended).
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import shutil
 import time
 from pathlib import Path
 
 from mmengine.config import Config
 
-from .. import provenance
-from ..build import check_data
-from ..runs import CONFIG_FILE, SUMMARY_FILE, RunSpec
+from .. import compat, provenance
+from ..build import build_dataset, build_model, check_data
+from ..errors import UsageError
+from ..runs import (CONFIG_FILE, SUMMARY_FILE, RunSpec, WorkDirBusy, check_not_busy,
+                    check_work_dir, read_summary, run_lock)
 from .compose import compose_config, config_hash
 from .launch import build_runner, check_launch
 from .resume import clear_previous_run, plan_resume
@@ -29,13 +34,15 @@ def _hook(runner, hook_type, required: bool = True):
     return None
 
 
-def train(runner, cfg: Config) -> dict:
+def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dict:
     """Train ``runner`` to the end (or to the first non-finite loss); the main process writes
     ``config.py`` and, last, ``summary.json`` in the work dir; every process returns the summary.
 
     Status ``finished``, or ``diverged`` with the iteration of the first non-finite loss and the
     last finite loss. A runner built with ``resume_from`` continues that run; otherwise the
     checkpoints and summary of an earlier run in the work dir are removed first.
+    ``skipped_checkpoints``: damaged checkpoints the resume passed over (logged, and recorded in
+    ``resumed_from``).
     """
     from mmengine.dist import get_world_size, is_main_process
 
@@ -47,6 +54,12 @@ def train(runner, cfg: Config) -> dict:
         if not runner.cfg.get("resume"):
             clear_previous_run(work_dir)
         cfg.dump(str(work_dir / CONFIG_FILE))
+    record = _hook(runner, TrainingRecordHook)
+    if skipped_checkpoints:
+        runner.logger.warning(f"resuming from {Path(runner.cfg.load_from).name}; newer "
+                              f"checkpoint(s) {', '.join(skipped_checkpoints)} do not open "
+                              "(cut short by a crash) and are passed over")
+        record.skipped_checkpoints = tuple(skipped_checkpoints)
     start = time.perf_counter()
     divergence = None
     try:
@@ -56,9 +69,12 @@ def train(runner, cfg: Config) -> dict:
                       "loss_last_finite": err.last_finite_loss}
         runner.logger.warning(f"training diverged: {err}; last finite loss "
                               f"{err.last_finite_loss}; stopped")
+    except Exception as err:
+        if record.records:
+            raise  # a crash after training began: its checkpoints resume it
+        raise NothingTrained(str(build_error("the first training step", err))) from None
     wall = time.perf_counter() - start
 
-    record = _hook(runner, TrainingRecordHook)
     monitor = _hook(runner, OnlineMonitorHook, required=False)
     losses = [row["loss"] for row in record.records]
     penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
@@ -92,14 +108,105 @@ def train(runner, cfg: Config) -> dict:
 
 def pretrain(spec: RunSpec, work_dir: str | Path, launcher: str = "none",
              data_root: str | None = None, restart: bool = False,
-             replace_other_config: bool = False) -> dict:
-    """Compose, check the data, build and train the run ``spec`` in ``work_dir`` (resuming an
-    unfinished one, see :func:`~ortho_suite.train.resume.plan_resume`); return its summary (also
-    written to ``W/summary.json``). Names, options, data and the work dir are validated before
-    anything is written. ``launcher``, ``data_root``, ``restart`` and ``replace_other_config``
-    say how and where this execution runs; they never change the experiment."""
-    cfg = compose_config(spec, work_dir, data_root=data_root)
-    check_data(cfg)
-    check_launch(cfg, launcher)
-    resume_from = plan_resume(cfg, restart=restart, replace_other_config=replace_other_config)
-    return train(build_runner(cfg, launcher, resume_from), cfg)
+             replace_other_config: bool = False, retrain_finished: bool = False) -> dict:
+    """Compose, validate, build and train the run ``spec`` in ``work_dir``; return its summary
+    (also written to ``W/summary.json``).
+
+    Everything a user gives is checked before anything is written (:func:`validate`: names,
+    options, data, the launcher, and a dry build of the model, the first training batch and the
+    optimizer); any failure is one UsageError. Then the work dir is locked for this process
+    (:func:`~ortho_suite.runs.run_lock`) and the run resumed, left alone or trained from scratch
+    (:func:`~ortho_suite.train.resume.plan_resume`). A run that had already finished is not
+    trained again: its summary is returned as it is on disk, with ``already_finished`` set.
+    ``launcher``, ``data_root``, ``restart``, ``replace_other_config`` and ``retrain_finished``
+    say how and where this execution runs; they never change the experiment.
+    """
+    work_dir = check_work_dir(work_dir)
+    check_not_busy(work_dir)  # at once, before building anything (the lock below decides)
+    cfg = validate(spec, work_dir, launcher, data_root)
+    choices = dict(restart=restart, replace_other_config=replace_other_config,
+                   retrain_finished=retrain_finished)
+    if plan_resume(cfg, **choices).finished:  # (and another config's run is refused here)
+        return {**read_summary(work_dir), "already_finished": True}  # touching nothing
+    before = set(work_dir.iterdir()) if work_dir.is_dir() else None
+    try:
+        with run_lock(work_dir, hold=compat.launch_rank(launcher) == 0):
+            plan = plan_resume(cfg, **choices)  # again, now that no other process can change it
+            if plan.finished:
+                return {**read_summary(work_dir), "already_finished": True}
+            with building("the mmengine Runner"):
+                runner = build_runner(cfg, launcher, plan.checkpoint)
+            return train(runner, cfg, plan.skipped)
+    except WorkDirBusy:
+        raise  # the work dir is another process's
+    except UsageError:  # refused, or failed before its first step: leave the work dir as it was
+        _remove_new(work_dir, before)
+        raise
+
+
+def validate(spec: RunSpec, work_dir: Path, launcher: str = "none", data_root=None) -> Config:
+    """The composed config of ``spec``, after building what the run will build: the model, the
+    training data and its first batch, the optimizer. Writes nothing; every error is one
+    UsageError line (the underlying error's text included) naming the setting to fix."""
+    with building("composing the config"):
+        cfg = compose_config(spec, work_dir, data_root=data_root)
+        world = check_launch(cfg, launcher)
+    with building("reading the data"):
+        check_data(cfg)
+    dry_build(cfg, world)
+    return cfg
+
+
+def dry_build(cfg: Config, world: int) -> None:
+    """Build the model, the optimizer and the training data as the Runner will, and draw the first
+    batch; an epoch without a single step (a batch larger than the data) is an error."""
+    from mmengine.dataset import default_collate
+    from mmengine.optim import build_optim_wrapper
+
+    with building("the model (model)"):
+        model = build_model(cfg)
+    with building("the optimizer (optim_wrapper)"):
+        build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    with building("the training data (train_dataloader)"):
+        dataset = build_dataset(cfg, cfg.train_dataloader.dataset)
+        length = len(dataset)
+    per_process = cfg.train_dataloader.batch_size // world
+    steps = (length // world) // per_process  # drop_last: partial batches are dropped
+    if steps < 1:
+        raise UsageError(f"an epoch has no training step: {length} training images over "
+                         f"{world} process(es) in batches of {per_process}; lower "
+                         "train_dataloader.batch_size or train on more images")
+    with building("the first training batch (train_dataloader)"):
+        default_collate([dataset[i] for i in range(min(per_process, 2))])
+
+
+class NothingTrained(UsageError):
+    """The run failed before its first step: a setting the model or the data cannot take."""
+
+
+def build_error(what: str, err: Exception) -> UsageError:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return UsageError(f"the run cannot be built with these settings: {what} failed with "
+                      f"{type(err).__name__}: {text[:300]}; fix the --cfg-options value or key "
+                      "it names")
+
+
+@contextlib.contextmanager
+def building(what: str):
+    """The one guard around composing and building a run: a UsageError passes as it is; any
+    other error becomes one UsageError line naming what was being built, with the error's text."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except Exception as err:  # noqa: BLE001 - every build error is a setting the user can fix
+        raise build_error(what, err) from None
+
+
+def _remove_new(work_dir: Path, before: set[Path] | None) -> None:
+    """Remove what this command created in ``work_dir`` (all of it, if it did not exist)."""
+    if before is None:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return
+    for path in set(work_dir.iterdir()) - before if work_dir.is_dir() else ():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()

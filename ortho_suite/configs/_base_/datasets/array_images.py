@@ -6,7 +6,7 @@
 pack_train = dict(type='PackSelfSupInputs', algorithm_keys=[], meta_keys=[])
 pack = dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])
 train_dataloader = dict(
-    batch_size=256,  # global: split over the processes of a distributed run (pretrain.build_runner)
+    batch_size=256,  # global: split over the processes of a distributed run (ortho_suite/train/launch.py)
     num_workers=2,
     persistent_workers=True,
     drop_last=True,
@@ -14,5 +14,5 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(data_root='', split='train', pipeline=[pack_train]))
 model = dict(data_preprocessor=dict(type='SSLViewsPreprocessor'))
-# Frozen-encoder evaluation (ortho_suite/evaluate.py): un-augmented images of both splits.
+# Frozen-encoder evaluation (ortho_suite/evaluate/): un-augmented images of both splits.
 feature_data = dict(train_split='train', test_split='test', pipeline=[pack])

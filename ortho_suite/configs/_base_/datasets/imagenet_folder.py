@@ -12,7 +12,7 @@ crop_view = [
 pack_train = dict(type='PackSelfSupInputs', algorithm_keys=[], meta_keys=[])
 pack = dict(type='PackSelfSupInputs', algorithm_keys=['gt_label'], meta_keys=[])
 train_dataloader = dict(
-    batch_size=256,  # global: split over the processes of a distributed run (pretrain.build_runner)
+    batch_size=256,  # global: split over the processes of a distributed run (ortho_suite/train/launch.py)
     num_workers=8,
     persistent_workers=True,
     drop_last=True,
