@@ -55,8 +55,9 @@ def build_dataset(cfg, dataset_cfg):
         return DATASETS.build(dataset_cfg)
 
 
-def check_data(cfg) -> None:
-    """Missing or corrupt data raises DataError (exit 2) before any file of the run is written.
+def check_data(cfg):
+    """The training dataset of ``cfg``; missing or corrupt data raises DataError (exit 2) before
+    any file of the run is written.
 
     Datasets held in memory as arrays (CIFAR, Fashion-MNIST) are read in full, which finds a
     truncated or damaged file (a second read of a few seconds at most); folder datasets
@@ -70,6 +71,7 @@ def check_data(cfg) -> None:
 
     if isinstance(dataset, ArrayImageDataset):
         dataset.full_init()
+    return dataset
 
 
 def feature_dataset(cfg, split: str, limit: int | None = None):

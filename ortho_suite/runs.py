@@ -145,11 +145,16 @@ def lock_holder(work_dir: Path) -> int | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        return int(text) if text.isdigit() else -1
+        return _pid_in(fd)
     finally:
         os.close(fd)  # closing releases a shared lock taken here
     return None
+
+
+def _pid_in(fd: int) -> int:
+    """The pid a lock file holds (-1 if it holds none yet)."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else -1
 
 
 class WorkDirBusy(UsageError):
@@ -179,8 +184,7 @@ def run_lock(work_dir: Path, hold: bool = True):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            raise _busy(work_dir, int(text) if text.isdigit() else -1) from None
+            raise _busy(work_dir, _pid_in(fd)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

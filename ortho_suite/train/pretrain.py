@@ -16,7 +16,7 @@ from pathlib import Path
 from mmengine.config import Config
 
 from .. import compat, provenance
-from ..build import build_dataset, build_model, check_data
+from ..build import build_model, check_data
 from ..errors import UsageError
 from ..runs import (CONFIG_FILE, SUMMARY_FILE, RunSpec, WorkDirBusy, check_not_busy,
                     check_work_dir, read_summary, run_lock)
@@ -152,14 +152,15 @@ def validate(spec: RunSpec, work_dir: Path, launcher: str = "none", data_root=No
         cfg = compose_config(spec, work_dir, data_root=data_root)
         world = check_launch(cfg, launcher)
     with building("reading the data"):
-        check_data(cfg)
-    dry_build(cfg, world)
+        dataset = check_data(cfg)
+    dry_build(cfg, world, dataset)
     return cfg
 
 
-def dry_build(cfg: Config, world: int) -> None:
-    """Build the model, the optimizer and the training data as the Runner will, and draw the first
-    batch; an epoch without a single step (a batch larger than the data) is an error."""
+def dry_build(cfg: Config, world: int, dataset) -> None:
+    """Build the model and the optimizer as the Runner will, and draw the first batch of the
+    training ``dataset``; an epoch without a single step (a batch larger than the data) is an
+    error."""
     from mmengine.dataset import default_collate
     from mmengine.optim import build_optim_wrapper
 
@@ -168,7 +169,6 @@ def dry_build(cfg: Config, world: int) -> None:
     with building("the optimizer (optim_wrapper)"):
         build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     with building("the training data (train_dataloader)"):
-        dataset = build_dataset(cfg, cfg.train_dataloader.dataset)
         length = len(dataset)
     per_process = cfg.train_dataloader.batch_size // world
     steps = (length // world) // per_process  # drop_last: partial batches are dropped
