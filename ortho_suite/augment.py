@@ -141,32 +141,30 @@ def adjust_saturation(images: torch.Tensor, factor: torch.Tensor) -> torch.Tenso
 
 
 def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
+    """HSV ``[N, 3, H, W]`` (hue in turns) as torchvision's ``_rgb2hsv``; the hue of a gray pixel
+    is 0."""
     r, g, b = images.unbind(dim=1)
-    maxc, _ = images.max(dim=1)
-    minc, _ = images.min(dim=1)
+    maxc, minc = images.amax(dim=1), images.amin(dim=1)
     chroma = maxc - minc
     gray = chroma == 0
-    s = chroma / torch.where(maxc == 0, torch.ones_like(maxc), maxc)
-    div = torch.where(gray, torch.ones_like(chroma), chroma)
-    rc, gc, bc = (maxc - r) / div, (maxc - g) / div, (maxc - b) / div
-    h = torch.where(maxc == r, bc - gc,
-                    torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = torch.where(gray, torch.zeros_like(h), torch.remainder(h / 6.0, 1.0))
+    s = chroma / torch.where(maxc == 0, 1.0, maxc)
+    div = torch.where(gray, 1.0, chroma)
+    h = torch.where(maxc == r, (g - b) / div,
+                    torch.where(maxc == g, 2.0 + (b - r) / div, 4.0 + (r - g) / div))
+    h = torch.where(gray, 0.0, torch.remainder(h / 6.0, 1.0))
     return torch.stack([h, s, maxc], dim=1)
 
 
 def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
-    h, s, v = hsv.unbind(dim=1)
-    h6 = h * 6.0
-    i = torch.floor(h6)
-    f = h6 - i
-    i = i.long() % 6
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    # sector i -> (r, g, b): 0 (v,t,p) 1 (q,v,p) 2 (p,v,t) 3 (p,q,v) 4 (t,p,v) 5 (v,p,q)
-    table = torch.stack([torch.stack(c, dim=0) for c in
-                         [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]], dim=0)
-    index = i.unsqueeze(0).unsqueeze(0).expand(1, 3, *i.shape)
-    return table.gather(0, index).squeeze(0).movedim(0, 1)
+    """RGB from HSV by the closed form of the piecewise-linear sector table (the same function as
+    torchvision's ``_hsv2rgb``): channel c = v - v s clamp(min(k, 4 - k), 0, 1) with
+    k = (offset_c + 6 h) mod 6; one pass over the three channels instead of a 6-way table."""
+    h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
+    # offsets 5, 3, 1 (red, green, blue) made on the device: a tensor from host values would be a
+    # blocking copy each call
+    offsets = torch.arange(5.0, 0.0, -2.0, dtype=hsv.dtype, device=hsv.device).view(1, 3, 1, 1)
+    k = torch.remainder(offsets + 6.0 * h, 6.0)
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
 def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -176,29 +174,49 @@ def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], dim=1)).clamp(0.0, 1.0)
 
 
+COLOR_OPS = ("brightness", "contrast", "saturation", "hue")  # torchvision ColorJitter's four
+
+
+def _color_op(name: str):
+    return {"brightness": adjust_brightness, "contrast": adjust_contrast,
+            "saturation": adjust_saturation, "hue": adjust_hue}[name]
+
+
+def jitter_ranges(brightness: float, contrast: float, saturation: float,
+                  hue: float) -> list[tuple[str, float, float]]:
+    """The factor range of each enabled colour op, as torchvision's ColorJitter: U[max(0, 1 - x),
+    1 + x] for brightness, contrast and saturation, U[-h, h] for hue; a strength of 0 disables it."""
+    strengths = dict(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue)
+    return [(name, -x, x) if name == "hue" else (name, max(0.0, 1 - x), 1 + x)
+            for name, x in strengths.items() if x > 0]
+
+
 def color_jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float,
-                 hue: float, generator=None) -> torch.Tensor:
-    """torchvision ColorJitter per image: factors ~ U[max(0, 1 - x), 1 + x] (hue ~ U[-h, h]) and
-    the four adjustments in an independent random order for each image."""
+                 hue: float, generator=None, apply: torch.Tensor | None = None) -> torch.Tensor:
+    """torchvision ColorJitter per image: factors ~ :func:`jitter_ranges` and the enabled
+    adjustments in an independent random order for each image; ``apply`` (bool ``[N]``, default
+    all) selects the images that are jittered, the others are returned unchanged.
+
+    Without host synchronisation: every draw has a fixed size (one factor per image and op, one
+    order per image, whether or not the image is jittered), and at each of the k steps each op is
+    computed for the whole batch and kept, with ``torch.where``, for the images whose order puts it
+    at that step. The ops are per image, so this equals applying each op to the selected images only
+    (``tests/test_augment.py`` holds that indexed computation and checks bitwise equality); it costs
+    k evaluations of each op per image instead of one.
+    """
     n, device = images.shape[0], images.device
-    ops = []
-    if brightness > 0:
-        ops.append((adjust_brightness, _uniform(n, max(0.0, 1 - brightness), 1 + brightness, generator, device)))
-    if contrast > 0:
-        ops.append((adjust_contrast, _uniform(n, max(0.0, 1 - contrast), 1 + contrast, generator, device)))
-    if saturation > 0:
-        ops.append((adjust_saturation, _uniform(n, max(0.0, 1 - saturation), 1 + saturation, generator, device)))
-    if hue > 0:
-        ops.append((adjust_hue, _uniform(n, -hue, hue, generator, device)))
+    ops = [(_color_op(name), _uniform(n, low, high, generator, device))
+           for name, low, high in jitter_ranges(brightness, contrast, saturation, hue)]
     if not ops:
         return images
     order = torch.argsort(torch.rand(n, len(ops), generator=generator, device=device), dim=1)
-    out = images.clone()
+    if apply is None:
+        apply = torch.ones(n, dtype=torch.bool, device=device)
+    out = images
     for step in range(len(ops)):
         for k, (op, factor) in enumerate(ops):
-            idx = torch.nonzero(order[:, step] == k, as_tuple=True)[0]
-            if idx.numel():
-                out[idx] = op(out[idx], factor[idx])
+            chosen = (apply & (order[:, step] == k)).view(n, 1, 1, 1)
+            out = torch.where(chosen, op(out, factor), out)
     return out
 
 
@@ -222,17 +240,18 @@ def solarize(images: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.where(images >= threshold, 1.0 - images, images)
 
 
-def _apply_to(images: torch.Tensor, mask: torch.Tensor, fn) -> torch.Tensor:
-    idx = torch.nonzero(mask, as_tuple=True)[0]
-    if idx.numel() == 0:
-        return images
-    out = images.clone()
-    out[idx] = fn(images[idx], idx)
-    return out
+def _where(mask: torch.Tensor, changed: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Per image: ``changed`` where ``mask`` (bool ``[N]``) holds, else ``images``. Computing the
+    op for every image and selecting keeps the step free of host synchronisation (indexing by
+    ``nonzero(mask)`` would make the host wait for the device each time)."""
+    return torch.where(mask.view(-1, 1, 1, 1), changed, images)
 
 
 def augment_view(images: torch.Tensor, recipe: ViewRecipe, generator=None) -> torch.Tensor:
-    """One augmented view of every image: float ``[N, 3, H, W]`` in [0, 1] -> ``[N, 3, s, s]``."""
+    """One augmented view of every image: float ``[N, 3, H, W]`` in [0, 1] -> ``[N, 3, s, s]``.
+
+    Every random draw has a size fixed by ``N`` and the recipe, so the call never makes the host
+    wait for the device (nothing is indexed by a data-dependent count)."""
     n, _, height, width = images.shape
     device = images.device
     if recipe.crop:
@@ -241,19 +260,19 @@ def augment_view(images: torch.Tensor, recipe: ViewRecipe, generator=None) -> to
         images = resized_crop(images, boxes, recipe.size, recipe.interpolation)
     if recipe.jitter > 0:
         mask = _bernoulli(n, recipe.jitter, generator, device)
-        images = _apply_to(images, mask, lambda x, _: color_jitter(
-            x, recipe.brightness, recipe.contrast, recipe.saturation, recipe.hue, generator))
+        images = color_jitter(images, recipe.brightness, recipe.contrast, recipe.saturation,
+                              recipe.hue, generator, apply=mask)
     if recipe.grayscale > 0:
         mask = _bernoulli(n, recipe.grayscale, generator, device)
-        images = _apply_to(images, mask, lambda x, _: rgb_to_grayscale(x).expand_as(x))
+        images = _where(mask, rgb_to_grayscale(images).expand_as(images), images)
     if recipe.blur > 0:
         mask = _bernoulli(n, recipe.blur, generator, device)
         sigma = _uniform(n, *recipe.blur_sigma, generator, device)
-        images = _apply_to(images, mask, lambda x, idx: gaussian_blur(x, sigma[idx], recipe.blur_sigma[1]))
+        images = _where(mask, gaussian_blur(images, sigma, recipe.blur_sigma[1]), images)
     if recipe.solarize > 0:
         mask = _bernoulli(n, recipe.solarize, generator, device)
-        images = _apply_to(images, mask, lambda x, _: solarize(x, recipe.solarize_threshold))
+        images = _where(mask, solarize(images, recipe.solarize_threshold), images)
     if recipe.crop and recipe.hflip > 0:
-        mask = _bernoulli(n, recipe.hflip, generator, device).view(n, 1, 1, 1)
-        images = torch.where(mask, images.flip(-1), images)
+        mask = _bernoulli(n, recipe.hflip, generator, device)
+        images = _where(mask, images.flip(-1), images)
     return images

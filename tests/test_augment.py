@@ -144,3 +144,53 @@ def test_preprocessor_makes_normalized_views_only_in_training():
     assert len(plain) == 1 and torch.allclose(plain[0], expected)
     with pytest.raises(ValueError, match="3 views per sample"):
         pre({"inputs": [batch["inputs"][0]] * 3, "data_samples": []}, training=True)
+
+
+def _indexed_view(images: torch.Tensor, recipe: A.ViewRecipe, g: torch.Generator) -> torch.Tensor:
+    """The view computed only on the images each op selects (``nonzero`` indexing, the suite's
+    path before it was made free of host synchronisation), drawing the same random numbers in the
+    same order as :func:`ortho_suite.augment.augment_view`."""
+    n = images.shape[0]
+
+    def uniform(low, high):
+        return torch.rand(n, generator=g) * (high - low) + low
+
+    def apply_to(x, mask, fn):
+        idx = torch.nonzero(mask, as_tuple=True)[0]
+        out = x.clone()
+        if idx.numel():
+            out[idx] = fn(x[idx], idx)
+        return out
+
+    boxes = A.sample_crop_boxes(n, *images.shape[-2:], recipe.crop_scale, recipe.crop_ratio, g)
+    x = A.resized_crop(images, boxes, recipe.size, recipe.interpolation)
+    jittered = torch.rand(n, generator=g) < recipe.jitter
+    ranges = A.jitter_ranges(recipe.brightness, recipe.contrast, recipe.saturation, recipe.hue)
+    factors = [uniform(low, high) for _, low, high in ranges]
+    order = torch.argsort(torch.rand(n, len(ranges), generator=g), dim=1)
+    ops = {"brightness": A.adjust_brightness, "contrast": A.adjust_contrast,
+           "saturation": A.adjust_saturation, "hue": A.adjust_hue}
+    for step in range(len(ranges)):
+        for k, (name, _, _) in enumerate(ranges):
+            x = apply_to(x, jittered & (order[:, step] == k),
+                         lambda v, idx, k=k, name=name: ops[name](v, factors[k][idx]))
+    x = apply_to(x, torch.rand(n, generator=g) < recipe.grayscale,
+                 lambda v, _: A.rgb_to_grayscale(v).expand_as(v))
+    blurred = torch.rand(n, generator=g) < recipe.blur
+    sigma = uniform(*recipe.blur_sigma)
+    x = apply_to(x, blurred, lambda v, idx: A.gaussian_blur(v, sigma[idx], recipe.blur_sigma[1]))
+    x = apply_to(x, torch.rand(n, generator=g) < recipe.solarize,
+                 lambda v, _: A.solarize(v, recipe.solarize_threshold))
+    return apply_to(x, torch.rand(n, generator=g) < recipe.hflip, lambda v, _: v.flip(-1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sync_free_view_equals_the_indexed_computation_bitwise(dtype):
+    """Selecting with torch.where over whole-batch ops gives exactly what computing each op on
+    its selected images gives (every op is per image), at the recipes' probabilities."""
+    x = torch.rand(64, 3, 32, 32, generator=torch.Generator().manual_seed(6), dtype=dtype)
+    recipe = A.ViewRecipe(size=24, jitter=0.8, grayscale=0.2, blur=0.5, solarize=0.2)
+    ours = A.augment_view(x, recipe, torch.Generator().manual_seed(7))
+    ref = _indexed_view(x, recipe, torch.Generator().manual_seed(7))
+    assert torch.equal(ours, ref)
+    assert not torch.equal(ours, A.augment_view(x, recipe, torch.Generator().manual_seed(8)))
