@@ -45,6 +45,7 @@ Shims
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import types
@@ -82,6 +83,8 @@ def apply() -> None:
     _provide_missing_runner_location()
     _register_cpu_sync_bn_wrapper()
     _fix_simclr_gather_gradient()
+    _select_simclr_logits_without_sync()
+    _count_ema_steps_on_the_host()
     _register_full_checkpoint_loader()
     _APPLIED = True
 
@@ -193,6 +196,94 @@ def _fix_simclr_gather_gradient() -> None:
     import mmselfsup.models.algorithms.simclr as simclr
 
     simclr.GatherLayer = GatherLayerSummingGradients
+
+
+def _without_column(n_rows: int, n_cols: int, drop: torch.Tensor) -> torch.Tensor:
+    """Column indices ``[n_rows, n_cols - 1]`` of every column but ``drop[i]`` in row i, in order:
+    what ``masked_select`` of that mask keeps, but with a size known on the host."""
+    cols = torch.arange(n_cols - 1, device=drop.device).view(1, -1)
+    return cols + (cols >= drop.view(-1, 1)).long()
+
+
+def _simclr_loss_without_sync(self, inputs, data_samples, **kwargs):
+    """mmselfsup 1.0.0's ``SimCLR.loss`` with the same values selected by ``gather``: its
+    ``masked_select`` (an output size the host must read from the device) and its masks built on
+    the host and copied to the device (a blocking copy) made every step wait for the device."""
+    inputs = torch.stack(inputs, 1)
+    inputs = inputs.reshape((inputs.size(0) * 2, inputs.size(2), inputs.size(3), inputs.size(4)))
+    z = self.neck(self.backbone(inputs))[0]
+    z = z / (torch.norm(z, p=2, dim=1, keepdim=True) + 1e-10)
+    z = torch.cat(GatherLayerSummingGradients.apply(z), dim=0)  # (2N) x d, views interleaved
+    rows = torch.arange(z.size(0), device=z.device)
+    s = torch.matmul(z, z.permute(1, 0))
+    s = s.gather(1, _without_column(s.size(0), s.size(1), rows))  # the diagonal removed
+    partner = torch.div(rows, 2, rounding_mode="floor") * 2  # its column once the diagonal is out
+    positive = s[rows, partner].unsqueeze(1)
+    negative = s.gather(1, _without_column(s.size(0), s.size(1), partner))
+    return dict(loss=self.head(positive, negative))
+
+
+def _select_simclr_logits_without_sync() -> None:
+    from mmselfsup.models.algorithms.simclr import SimCLR
+
+    SimCLR.loss = _simclr_loss_without_sync
+
+
+def _cosine_ema_momentum(ema, steps: int) -> float:
+    """mmselfsup's CosineEMA momentum at ``steps``, computed on the host with the float32
+    rounding its tensor arithmetic applies (``pi * steps / max_iters`` on the long ``steps``
+    buffer is a float32 tensor), so the result is bitwise the same."""
+    import numpy as np
+    from mmengine.logging import MessageHub
+
+    max_iters = MessageHub.get_current_instance().get_info("max_iters")
+    phase = np.float32(np.float32(math.pi) * np.float32(steps)) / np.float32(max_iters)
+    return ema.end_momentum - (ema.end_momentum - ema.momentum) * (math.cos(float(phase)) + 1) / 2
+
+
+def _update_parameters_counted_on_host(self, model) -> None:
+    """mmengine 0.10's ``BaseAveragedModel.update_parameters`` with the step count mirrored on
+    the host. The original tests its ``steps`` buffer (``steps == 0``, ``steps % interval``) and
+    mmselfsup's CosineEMA turns ``cos(pi * steps / max_iters)`` into a float once per parameter:
+    on a GPU, hundreds of waits for the device every step. The buffer is still advanced (it is
+    what checkpoints hold); it is read once, at the first update after building or loading."""
+    from mmselfsup.models.utils import CosineEMA
+
+    steps = self.__dict__.get("_host_steps")
+    if steps is None:
+        steps = int(self.steps)
+    source = model.state_dict() if self.update_buffers else dict(model.named_parameters())
+    if steps == 0:
+        for k, p_avg in self.avg_parameters.items():
+            p_avg.data.copy_(source[k].data)
+    elif steps % self.interval == 0:
+        momentum = _cosine_ema_momentum(self, steps) if isinstance(self, CosineEMA) else None
+        for k, p_avg in self.avg_parameters.items():
+            if not p_avg.dtype.is_floating_point:
+                continue
+            src = source[k].data.to(p_avg.device)
+            if momentum is None:
+                self.avg_func(p_avg.data, src, steps)
+            else:  # CosineEMA.avg_func with its momentum computed once
+                p_avg.data.mul_(momentum).add_(src, alpha=(1 - momentum))
+    if not self.update_buffers:
+        for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
+            b_avg.data.copy_(b_src.data.to(b_avg.device))
+    self.steps += 1
+    self.__dict__["_host_steps"] = steps + 1
+
+
+def _count_ema_steps_on_the_host() -> None:
+    from mmengine.model import BaseAveragedModel
+
+    original_load = BaseAveragedModel._load_from_state_dict
+
+    def load_and_forget_host_steps(self, *args, **kwargs):
+        self.__dict__["_host_steps"] = None  # re-read from the loaded buffer
+        return original_load(self, *args, **kwargs)
+
+    BaseAveragedModel.update_parameters = _update_parameters_counted_on_host
+    BaseAveragedModel._load_from_state_dict = load_and_forget_host_steps
 
 
 LAUNCH_ENV = {"pytorch": ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"),

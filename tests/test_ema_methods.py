@@ -136,7 +136,10 @@ def test_target_follows_the_cosine_momentum_schedule(method, hub):
     assert all(torch.equal(t, o) for t, o in zip(model.target_net.parameters(), online))
     g = torch.Generator().manual_seed(5)
     for k in (1, 2, 10):
-        model.target_net.steps.fill_(k)
+        # set the step as a resume does (the update counts steps on the host, re-read on load)
+        state = model.target_net.state_dict()
+        state["steps"] = torch.tensor(k)
+        model.target_net.load_state_dict(state)
         with torch.no_grad():
             for p in online:
                 p.add_(0.01 * torch.randn(p.shape, generator=g))

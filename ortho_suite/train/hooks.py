@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
+from mmengine.hooks import Hook, LoggerHook, RuntimeInfoHook
 
 from mmselfsup.registry import HOOKS
 
@@ -30,6 +30,43 @@ def _checkpoint_state(checkpoint: dict) -> dict:
     return checkpoint.setdefault(STATE_KEY, {})
 
 
+def logs_this_iteration(runner, batch_idx: int) -> bool:
+    """Whether mmengine's LoggerHook prints after this iteration: every ``interval`` iterations of
+    an epoch and at the epoch's end. Only then are the step's device values read on the host."""
+    interval = next((h.interval for h in runner.hooks if isinstance(h, LoggerHook)), 1)
+    return (batch_idx + 1) % interval == 0 or batch_idx + 1 == len(runner.train_dataloader)
+
+
+def read_rows(rows: list[dict]) -> list[dict]:
+    """The values of ``rows`` (dicts of 0-d tensors or numbers) as floats, read from the device in
+    one transfer (one host synchronisation for all of them)."""
+    tensors = [v.detach().float().mean() for row in rows for v in row.values() if hasattr(v, "detach")]
+    values = iter(torch.stack(tensors).cpu().tolist() if tensors else [])
+    return [{k: next(values) if hasattr(v, "detach") else float(v) for k, v in row.items()}
+            for row in rows]
+
+
+@HOOKS.register_module()
+class DeferredRuntimeInfoHook(RuntimeInfoHook):
+    """mmengine's RuntimeInfoHook, but the step's log values reach the message hub only on the
+    iterations that log (all those of the interval, in order, so the logged window means are
+    unchanged). mmengine's hook turns every value into a Python float every step, which makes the
+    host wait for the device each step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[dict] = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if outputs is not None:
+            self._pending.append(dict(outputs))
+        if logs_this_iteration(runner, batch_idx):
+            for row in read_rows(self._pending):
+                for key, value in row.items():
+                    runner.message_hub.update_scalar(f"train/{key}", value)
+            self._pending = []
+
+
 @HOOKS.register_module()
 class TrainingRecordHook(Hook):
     """Keeps every logged loss component of every training iteration, in order, and stops the
@@ -37,9 +74,12 @@ class TrainingRecordHook(Hook):
 
     ``records`` is a list of ``{"iter": i, "loss": ..., <other log vars>...}`` (floats), read by
     :mod:`ortho_suite.train.pretrain` to write the run summary. The runner's own log keeps smoothed
-    values only; the summary needs the raw sequence (first/last loss, divergence). A NaN or
-    infinite loss raises :class:`TrainingDiverged` (in a distributed run when any process sees
-    one, so that all stop at the same iteration): further steps would only train on NaN weights.
+    values only; the summary needs the raw sequence (first/last loss, divergence). The values stay
+    on the device until an iteration that logs (:func:`logs_this_iteration`), a checkpoint or the
+    end of training, and are read then in one transfer. A NaN or infinite loss raises
+    :class:`TrainingDiverged` at that read with the exact first non-finite iteration (in a
+    distributed run when any process sees one, so that all stop at the same iteration); the run
+    has then trained at most one logging interval on it, and no checkpoint holds those steps.
     ``resumes`` lists the checkpoints the run was resumed from (and the damaged newer ones
     passed over, ``skipped_damaged``).
     """
@@ -50,28 +90,39 @@ class TrainingRecordHook(Hook):
         self.records: list[dict] = []
         self.resumes: list[dict] = []
         self.skipped_checkpoints: tuple[str, ...] = ()  # set by the trainer before a resume
+        self._pending: list[dict] = []
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if not outputs:
-            return
-        row = {"iter": runner.iter + 1}
-        for name, value in outputs.items():
-            row[name] = float(value.detach().mean()) if hasattr(value, "detach") else float(value)
-        finite = all(math.isfinite(v) for k, v in row.items() if k != "iter")
+        if outputs:
+            self._pending.append({"iter": runner.iter + 1, **outputs})
+        if logs_this_iteration(runner, batch_idx):
+            self.flush(runner)
+
+    def flush(self, runner) -> None:
+        """Read the pending values; raise :class:`TrainingDiverged` at the first non-finite one."""
+        rows, self._pending = read_rows(self._pending), []
+        bad = next((i for i, row in enumerate(rows)
+                    if not all(math.isfinite(v) for k, v in row.items() if k != "iter")), None)
         from mmengine.dist import all_reduce, get_world_size
 
-        if get_world_size() > 1:
-            flag = torch.tensor([0.0 if finite else 1.0],
-                                device=next(runner.model.parameters()).device)
-            all_reduce(flag)
-            finite = bool(flag.item() == 0)
-        if not finite:
-            last = self.records[-1]["loss"] if self.records else None
-            self.records.append(row)
-            raise TrainingDiverged(row["iter"], last)
-        self.records.append(row)
+        if get_world_size() > 1:  # the first bad iteration of any process stops all of them
+            first = torch.tensor([float(rows[bad]["iter"]) if bad is not None else math.inf],
+                                 device=next(runner.model.parameters()).device)
+            all_reduce(first, op="min")
+            first = first.item()
+            bad = next((i for i, row in enumerate(rows) if row["iter"] >= first), None)
+        if bad is None:
+            self.records.extend(rows)
+            return
+        last = rows[bad - 1]["loss"] if bad else (self.records[-1]["loss"] if self.records else None)
+        self.records.extend(rows[:bad + 1])
+        raise TrainingDiverged(rows[bad]["iter"], last)
+
+    def after_train(self, runner) -> None:
+        self.flush(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.flush(runner)  # a checkpoint never holds a step after a non-finite loss
         _checkpoint_state(checkpoint)["train_log"] = list(self.records)
         _checkpoint_state(checkpoint)["resumes"] = list(self.resumes)
 
