@@ -75,8 +75,8 @@ class TrainingRecordHook(Hook):
     ``records`` is a list of ``{"iter": i, "loss": ..., <other log vars>...}`` (floats), read by
     :mod:`ortho_suite.train.pretrain` to write the run summary. The runner's own log keeps smoothed
     values only; the summary needs the raw sequence (first/last loss, divergence). The values stay
-    on the device until an iteration that logs (:func:`logs_this_iteration`), a checkpoint or the
-    end of training, and are read then in one transfer. A NaN or infinite loss raises
+    on the device until an iteration that logs (:func:`logs_this_iteration`, always the last of
+    an epoch, before its checkpoint) or the end of training, and are read then in one transfer. A NaN or infinite loss raises
     :class:`TrainingDiverged` at that read with the exact first non-finite iteration (in a
     distributed run when any process sees one, so that all stop at the same iteration); the run
     has then trained at most one logging interval on it, and no checkpoint holds those steps.
@@ -122,7 +122,9 @@ class TrainingRecordHook(Hook):
         self.flush(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        self.flush(runner)  # a checkpoint never holds a step after a non-finite loss
+        # Nothing is pending here: the epoch's last iteration logs, so its flush (on every process;
+        # this hook runs on the main process only, where a flush's all-reduce would hang) has read
+        # every step and raised at a non-finite loss before any checkpoint holds it.
         _checkpoint_state(checkpoint)["train_log"] = list(self.records)
         _checkpoint_state(checkpoint)["resumes"] = list(self.resumes)
 
