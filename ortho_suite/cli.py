@@ -89,7 +89,10 @@ def _add_compare(sub) -> None:
                        description="One PNG per feature and per stage's last conv layer, with "
                                    "every run overlaid (the OR paper's Figures 3-4).")
     p.add_argument("--runs", nargs="+", required=True, metavar="LABEL=DIR",
-                   help="label=folder holding an evaluation's spectra.json")
+                   help="label=folder: an evaluation folder (holding spectra.json) or a "
+                        "pretraining work dir, whose evaluation is looked for in DIR/eval "
+                        "(evaluate's default --out) and, for work_dirs/<profile>/<run>, in "
+                        "results/<profile>/runs/<run> (the DVC pipeline's)")
     p.add_argument("--out", required=True, help="output folder for the PNGs")
 
 
