@@ -88,3 +88,21 @@ def test_cli_pretrain_end_to_end(tmp_path, tiny_options):
     reloaded = Config.fromfile(str(work_dir / "config.py"))
     assert compose.config_hash(reloaded) == summary["config_sha256"]
     assert reloaded.model.backbone.width == 8
+
+
+def test_speed_compile_gives_the_eager_loss(tmp_path, tiny_options):
+    """``speed.compile`` (torch.compile of the backbone, TorchInductor on CPU) computes the step
+    eager mode computes: same weights, same views, first loss within 1e-5 (relative; fused
+    kernels round differently). Later steps are not compared: a few updates of a tiny batch amplify
+    the rounding (3 steps: 1e-2)."""
+    options = [*tiny_options, "train_dataloader.dataset.num_samples=16"]  # one step of 16
+    losses, compiled = [], []
+    for name, flag in (("eager", False), ("compiled", True)):
+        cfg = _tiny_cfg("simclr", tmp_path / name, [*options, f"speed.compile={flag}"])
+        runner = launch.build_runner(cfg)
+        summary = training.train(runner, cfg)
+        assert summary["status"] == "finished" and summary["iterations"] == 1
+        losses.append(summary["train_log"][0]["loss"])
+        compiled.append(runner.model.backbone._compiled_call_impl is not None)
+    assert compiled == [False, True]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5, abs=0)

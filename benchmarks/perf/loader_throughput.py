@@ -21,7 +21,10 @@ a regression shows.
     python benchmarks/perf/loader_throughput.py --batch 512 --workers 12   # GPU machine
 
 The loader is built from the same composed config as ``ortho-suite pretrain`` (synthetic dataset,
-uint8 32x32 images), through mmengine's ``Runner.build_dataloader``.
+uint8 32x32 images), through mmengine's ``Runner.build_dataloader``. ``device-resident batches``
+is what ``pretrain`` now uses for in-memory datasets (ortho_suite/train/loops.py): no workers,
+the batch indexed on the device; the other rows are the DataLoader path that folder datasets
+(ImageNet) keep and ``train_cfg.device_data=False`` selects.
 """
 from __future__ import annotations
 
@@ -38,11 +41,15 @@ from mmengine.runner import Runner
 from ortho_suite import provenance
 from ortho_suite.runs import RunSpec
 from ortho_suite.train import compose
+from ortho_suite.train.loops import DeviceResidentBatches
 
 
-def time_loader(args, device: torch.device, to_device: bool, labels: bool = False) -> float:
+def time_loader(args, device: torch.device, to_device: bool, labels: bool = False,
+                resident: bool = False) -> float:
     """Images per second over ``args.iters`` batches after ``args.warmup`` (workers started).
-    ``labels=True``: each packed data sample carries its class label (the old pipeline)."""
+    ``labels=True``: each packed data sample carries its class label (the old pipeline).
+    ``resident=True``: the training loop's batches made on the device from one resident copy of
+    the images (``DeviceResidentBatches``, what ``pretrain`` uses for in-memory datasets)."""
     n = args.batch * (args.warmup + args.iters)
     cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", epochs=1, cfg_options=[f"train_dataloader.batch_size={args.batch}",
                                                f"train_dataloader.dataset.num_samples={n}",
@@ -55,6 +62,8 @@ def time_loader(args, device: torch.device, to_device: bool, labels: bool = Fals
                 step.algorithm_keys = ["gt_label"]
     with DefaultScope.overwrite_default_scope(cfg.default_scope):  # mmselfsup's registries
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    if resident:
+        loader = DeviceResidentBatches(loader, device)
     t0 = None
     for i, batch in enumerate(loader):
         if i == args.warmup:
@@ -85,12 +94,14 @@ def main(argv=None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     samples: dict[str, list[float]] = {"loader": [], "loader + to device": [],
-                                       "loader, with labels": []}
+                                       "loader, with labels": [], "device-resident batches": []}
     for _ in range(args.rounds):
         samples["loader"].append(time_loader(args, device, to_device=False))
         samples["loader + to device"].append(time_loader(args, device, to_device=True))
         samples["loader, with labels"].append(time_loader(args, device, to_device=False,
                                                           labels=True))
+        samples["device-resident batches"].append(time_loader(args, device, to_device=True,
+                                                              resident=True))
     median = {k: statistics.median(v) for k, v in samples.items()}
     print(f"suite training loader, batch {args.batch}, {args.workers} workers, {device.type}; "
           f"images/s, median of {args.rounds} rounds of {args.iters} batches")

@@ -30,6 +30,7 @@ on the pixels); every contender sees the same number of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import os
 import statistics
@@ -83,7 +84,7 @@ class _WindowTimer(Hook):
                 self.elapsed = now - self.t0
 
 
-def suite_config(method: str, args, speed: dict, work_dir: str):
+def suite_config(method: str, args, speed: dict, work_dir: str, extra_options=()):
     n = args.batch * (args.warmup + args.iters)
     options = [f"model.backbone.width={args.width}", f"train_dataloader.batch_size={args.batch}",
                f"train_dataloader.dataset.num_samples={n}",
@@ -91,18 +92,20 @@ def suite_config(method: str, args, speed: dict, work_dir: str):
                f"train_dataloader.persistent_workers={args.workers > 0}",
                f"train_dataloader.pin_memory={torch.cuda.is_available()}",
                "custom_hooks.1.interval=0",  # OnlineMonitorHook off
-               *(f"speed.{k}={v}" for k, v in speed.items())]
+               *(f"speed.{k}={v}" for k, v in speed.items()), *extra_options]
     return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", epochs=1, cfg_options=options), work_dir)
 
 
-def time_suite(method: str, args, speed: dict) -> float:
+def time_suite(method: str, args, speed: dict, extra_options=(), hooks=()) -> float:
+    """Images per second of the suite's Runner path; ``hooks`` are registered on its runner."""
     with tempfile.TemporaryDirectory() as work_dir:
-        cfg = suite_config(method, args, speed, work_dir)
+        cfg = suite_config(method, args, speed, work_dir, extra_options)
         cfg.default_hooks.checkpoint.interval = 10 ** 6  # no checkpoint inside the benchmark
         cfg.log_level = "WARNING"
         runner = launch.build_runner(cfg)
         timer = _WindowTimer(args.warmup, args.warmup + args.iters)
-        runner.register_hook(timer)
+        for hook in (timer, *hooks):
+            runner.register_hook(hook)
         training.train(runner, cfg)
         return args.batch * args.iters / timer.elapsed
 
@@ -155,15 +158,18 @@ class HandModel(nn.Module):
     """The suite configs' networks: SimCLR (projector 2048-128, last BN) or BYOL (projector and
     predictor 4096-256 with biases, no last BN; EMA target)."""
 
-    def __init__(self, method: str, width: int) -> None:
+    def __init__(self, method: str, width: int, hidden: int | None = None,
+                 out: int | None = None) -> None:
         super().__init__()
         self.method = method
         self.backbone = CifarResNet18(width)
         if method == "simclr":
-            self.projector = mlp(self.backbone.out_dim, 2048, 128, bias=False, last_bn=True)
+            hidden, out = hidden or 2048, out or 128
+            self.projector = mlp(self.backbone.out_dim, hidden, out, bias=False, last_bn=True)
         else:
-            self.projector = mlp(self.backbone.out_dim, 4096, 256, bias=True, last_bn=False)
-            self.predictor = mlp(256, 4096, 256, bias=True, last_bn=False)
+            hidden, out = hidden or 4096, out or 256
+            self.projector = mlp(self.backbone.out_dim, hidden, out, bias=True, last_bn=False)
+            self.predictor = mlp(out, hidden, out, bias=True, last_bn=False)
             self.target = copy.deepcopy(nn.ModuleList([self.backbone, self.projector]))
             self.target.requires_grad_(False)
 
@@ -195,10 +201,13 @@ def trainable_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def time_hand(method: str, args, speed: dict, images: torch.Tensor, recipes, mean, std) -> float:
+def time_hand(method: str, args, speed: dict, images: torch.Tensor, recipes, mean, std,
+              model_dims=(None, None), on_step=None) -> float:
+    """Images per second of the hand-written loop; ``on_step(it)`` is entered around each step
+    (a context manager factory, e.g. to profile one)."""
     device = images.device
     torch.manual_seed(0)
-    model = HandModel(method, args.width).to(device).train()
+    model = HandModel(method, args.width, *model_dims).to(device).train()
     memory_format = torch.channels_last if speed["channels_last"] else torch.contiguous_format
     model.to(memory_format=memory_format)
     if speed["compile"]:
@@ -211,14 +220,15 @@ def time_hand(method: str, args, speed: dict, images: torch.Tensor, recipes, mea
         if it == args.warmup:
             _sync(device)
             t0 = time.perf_counter()
-        x = images[order[it * args.batch:(it + 1) * args.batch]].float().div_(255.0)
-        v1, v2 = (((augment_view(x, r) - mean) / std).contiguous(memory_format=memory_format)
-                  for r in recipes)
-        loss = model.loss(v1, v2, speed["bf16"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        model.update_target()
+        with on_step(it) if on_step else contextlib.nullcontext():
+            x = images[order[it * args.batch:(it + 1) * args.batch]].float().div_(255.0)
+            v1, v2 = (((augment_view(x, r) - mean) / std).contiguous(memory_format=memory_format)
+                      for r in recipes)
+            loss = model.loss(v1, v2, speed["bf16"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.update_target()
     _sync(device)
     return args.batch * args.iters / (time.perf_counter() - t0)
 

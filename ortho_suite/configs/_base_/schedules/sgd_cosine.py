@@ -8,4 +8,6 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=10, by_epoch=True, begin=0, end=10, eta_min=0.0),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
+# mmengine's epoch loop; in-memory image datasets are served from the training device
+# (ortho_suite/train/loops.py; train_cfg.device_data=False keeps the DataLoader and its workers).
+train_cfg = dict(type='DeviceDataEpochTrainLoop', max_epochs=10, device_data=True)
