@@ -87,5 +87,19 @@ def test_loader_throughput_compares_with_the_labelled_pipeline(tmp_path):
     report = _run("loader_throughput", ["--batch", "16", "--workers", "0", "--warmup", "1",
                                         "--iters", "2", "--rounds", "1"], tmp_path)
     assert set(report["images_per_s_median"]) == {"loader", "loader + to device",
-                                                  "loader, with labels"}
+                                                  "loader, with labels", "device-resident batches"}
     assert all(v > 0 for v in report["images_per_s_median"].values())
+
+
+def test_framework_overhead_counts_the_ops_of_a_quiet_step_of_both_loops(tmp_path):
+    report = _run("framework_overhead", ["--batch", "8", "--warmup", "2", "--iters", "2",
+                                         "--rounds", "1"], tmp_path)
+    assert set(report["methods"]) == {"simclr", "byol"}
+    for m in report["methods"].values():
+        ms, ops = m["ms_per_step_median"], m["ops_per_step"]
+        assert ms["suite"] > 0 and ms["hand"] > 0
+        assert m["suite_minus_hand_ms"] == pytest.approx(ms["suite"] - ms["hand"], abs=0.011)
+        for loop in ("suite", "hand"):
+            # a whole step was profiled: many ops, kernel-launching ones a subset of the leaves
+            assert 100 < ops[loop]["kernel_ops"] <= ops[loop]["leaf_aten_ops"]
+        assert ops["suite"]["sync_ops"] == 0  # the profiled step does not log: no host read

@@ -7,7 +7,8 @@ run can be compared), then one table of the headline figures.
     python benchmarks/perf/run_all.py --only train_throughput or_overhead
 
 Benchmarks: ``train_throughput`` (suite vs hand-written loop, and LightlySSL's loop where the
-``lightly`` package is importable), ``or_overhead`` (step cost of --reg so/srip), ``eval_times``
+``lightly`` package is importable), ``framework_overhead`` (host time and kernel-launching ops
+per step at negligible compute, suite vs hand), ``or_overhead`` (step cost of --reg so/srip), ``eval_times``
 (feature extraction, k-NN and linear probes on 50,000 x 512 cached features),
 ``loader_throughput`` (the suite's data loader alone, no model) and, on CPU,
 ``dvc_noop`` (a ``dvc repro`` with nothing to do, timed only when ``dvc status`` reports the
@@ -38,6 +39,7 @@ PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, i
             "--width", "16", "--batch", "64", "--warmup", "3", "--iters", "6", "--rounds", "2",
             "--workers", "2", "--speed", "fp32"]),
         "or_overhead": ("or_overhead", ["--width", "32", "--batch", "128", "--reps", "4"]),
+        "framework_overhead": ("framework_overhead", ["--batch", "512", "--rounds", "3"]),
         "eval_times": ("eval_times", ["--extract", "1024", "--width", "64"]),
         # long windows and 3 rounds: 8 batches swung 6k-114k images/s with the workers'
         # prefetch and the 2 cores shared with the training process
@@ -51,6 +53,7 @@ PRESETS = {  # device -> benchmark name (JSON stem) -> (script in this folder, i
             "--workers", "12", "--speed", "fp32", "fast"]),
         "or_overhead": ("or_overhead", ["--width", "64", "--batch", "256", "--reps", "10",
                                         "--speed", "fast"]),
+        "framework_overhead": ("framework_overhead", ["--batch", "512", "--rounds", "3"]),
         "or_overhead_fp32": ("or_overhead", ["--width", "64", "--batch", "256", "--reps", "10",
                                              "--speed", "fp32"]),
         "eval_times": ("eval_times", ["--extract", "50000", "--width", "64"]),
@@ -126,6 +129,15 @@ def headline(path: Path) -> list[tuple[str, str]]:
                  for reg, v in report["step_overhead_vs_none"].items()]
                 + [(f"OR penalty alone {reg} / step ({speed})", f"{100 * v:.1f}%")
                    for reg, v in report.get("penalty_share_of_none_step", {}).items()])
+    if kind == "framework_overhead":
+        rows = []
+        for method, m in report["methods"].items():
+            ms, ops = m["ms_per_step_median"], m["ops_per_step"]
+            rows += [(f"host ms/step {method} suite / hand (negligible compute)",
+                      f"{ms['suite']:.1f} / {ms['hand']:.1f}"),
+                     (f"kernel-launching ops/step {method} suite / hand",
+                      f"{ops['suite']['kernel_ops']} / {ops['hand']['kernel_ops']}")]
+        return rows
     if kind == "loader_throughput":
         return [(f"{k} images/s (no model)", f"{v:,.0f}")
                 for k, v in report["images_per_s_median"].items()]
