@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: env data repro test
+.PHONY: env data chromium repro test
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -25,10 +25,20 @@ data:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; } \
 	  || { echo "Fashion-MNIST is missing: run 'apt-get install dataset-fashion-mnist' as root"; exit 1; }
 
+# Debian's chromium, the real browser the results-page test (tests/test_page.py) opens
+# results/<profile>/index.html in (needs root and apt).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (Debian package chromium, for the results-page test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  || { echo "chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
+
 repro: env data
 	$(UV) run --no-sync dvc repro
 
-# The tests use Fashion-MNIST when it can be installed and skip that one test otherwise.
+# The tests use Fashion-MNIST and chromium when they can be installed and skip the tests that
+# need them otherwise.
 test: env
 	-@$(MAKE) --no-print-directory data
+	-@$(MAKE) --no-print-directory chromium
 	$(UV) run --no-sync pytest

@@ -18,6 +18,8 @@ from .verdicts import CLAIM_FAILS, CLAIM_HOLDS, DIVERGED, OUTSIDE, WITHIN, mean_
 
 # Methods are ranked within a dataset and a regularizer; an entry is one cell spec (CELL_FIELDS).
 RANK_WITHIN = ("dataset", "reg")
+# A profile's results page (ortho_suite/report/page.py), beside its leaderboard.
+PAGE_FILE = "index.html"
 RANK_KEYS = (*RANK_WITHIN, *(k for k in CELL_FIELDS if k not in RANK_WITHIN))
 
 
@@ -74,50 +76,82 @@ def _fmt(value, spec=".2f"):
     return "–" if value is None else format(value, spec)
 
 
+def method_text(entry: dict) -> str:
+    return entry["method"] + ("" if entry["variant"] == "standard" else f" ({entry['variant']})")
+
+
+def top1_text(entry: dict) -> str:
+    """Linear top-1 of an entry: mean, ± std over several seeds, and its diverged runs."""
+    text = _fmt(entry["linear_top1"]) + (f" ± {entry['linear_top1_std']:.2f}"
+                                         if entry["seeds"] > 1 else "")
+    return text + (f" ({entry['diverged']} diverged)" if entry["diverged"] else "")
+
+
+def effective_rank_text(entry: dict) -> str:
+    return ("–" if entry["effective_rank"] is None
+            else f"{entry['effective_rank']:.1f} / {entry['dims']:.0f}")
+
+
+def leaderboard_groups(entries: list[dict]) -> list[tuple[str, str, list[dict]]]:
+    """(dataset, regularizer, its entries in rank order), as the leaderboard lists them."""
+    return [(dataset, reg, [e for e in entries if e["dataset"] == dataset and e["reg"] == reg])
+            for dataset in sorted({e["dataset"] for e in entries})
+            for reg in sorted({e["reg"] for e in entries if e["dataset"] == dataset})]
+
+
+LEADERBOARD_INTRO = ("Ranked by linear-probe top-1 (mean over seeds) per dataset and regularizer. "
+                     "Collapse diagnostics of the frozen representation on test images: effective "
+                     "rank (RankMe), eigenvalue decay alpha (power-law fit, larger = faster "
+                     "decay), dimensions below 1e-5 of the largest eigenvalue.")
+
+
+def score_sentence(score: dict) -> str:
+    """The reproduction score in one sentence (markdown: bold and code spans)."""
+    t = score["total"]
+    return (f"Reproduction score: **{t['within']} of {t['compared_cells']}** published cells "
+            f"run in this profile reproduced within tolerance ({t['published_cells']} published "
+            f"cells in all tables); claims in the text: {t['claims_reproduced']} of "
+            f"{t['claims_compared']} compared reproduced ({t['claims']} stated).")
+
+
 def render_leaderboard(entries: list[dict], score: dict, profile: dict) -> str:
     lines = []
     first = comparability_line(profile)
     if first:
         lines += [first, ""]
-    t = score["total"]
-    lines += [f"# Leaderboard, profile `{profile['name']}`", "",
-              f"Reproduction score: **{t['within']} of {t['compared_cells']}** published cells "
-              f"run in this profile reproduced within tolerance ({t['published_cells']} published "
-              f"cells in all tables); claims in the text: {t['claims_reproduced']} of "
-              f"{t['claims_compared']} compared reproduced ({t['claims']} stated).", "",
-              "Ranked by linear-probe top-1 (mean over seeds) per dataset and regularizer. Collapse "
-              "diagnostics of the frozen representation on test images: effective rank (RankMe), "
-              "eigenvalue decay alpha (power-law fit, larger = faster decay), dimensions below "
-              "1e-5 of the largest eigenvalue.", ""]
-    for dataset in sorted({e["dataset"] for e in entries}):
-        for reg in sorted({e["reg"] for e in entries if e["dataset"] == dataset}):
-            lines += [f"## {dataset}, regularizer `{reg}`", "",
-                      "| Rank | Method | Backbone | Epochs | Seeds | Linear top-1 | k-NN top-1 | "
-                      "Effective rank | Decay alpha | Collapsed dims | Runs |",
-                      "|---|---|---|---|---|---|---|---|---|---|---|"]
-            group = [e for e in entries if e["dataset"] == dataset and e["reg"] == reg]
-            for rank, e in enumerate(group, 1):
-                method = e["method"] + ("" if e["variant"] == "standard" else f" ({e['variant']})")
-                top1 = _fmt(e["linear_top1"]) + (f" ± {e['linear_top1_std']:.2f}"
-                                                 if e["seeds"] > 1 else "")
-                if e["diverged"]:
-                    top1 += f" ({e['diverged']} diverged)"
-                eff = ("–" if e["effective_rank"] is None
-                       else f"{e['effective_rank']:.1f} / {e['dims']:.0f}")
-                runs = ", ".join(f"[{r}](runs/{r}/metrics.json)" for r in e["runs"])
-                lines.append(f"| {rank} | {method} | {e['backbone']} | {e['epochs']} | "
-                             f"{e['seeds']} | {top1} | {_fmt(e['knn_top1'])} | {eff} | "
-                             f"{_fmt(e['alpha'])} | {_fmt(e['collapsed_dims'], '.0f')} | {runs} |")
-            lines.append("")
+    lines += [f"# Leaderboard, profile `{profile['name']}`", "", score_sentence(score), "",
+              LEADERBOARD_INTRO, ""]
+    for dataset, reg, group in leaderboard_groups(entries):
+        lines += [f"## {dataset}, regularizer `{reg}`", "",
+                  "| " + " | ".join(LEADERBOARD_COLUMNS) + " |",
+                  "|" + "---|" * len(LEADERBOARD_COLUMNS)]
+        for rank, e in enumerate(group, 1):
+            runs = ", ".join(f"[{r}](runs/{r}/metrics.json)" for r in e["runs"])
+            lines.append("| " + " | ".join([*leaderboard_cells(rank, e), runs]) + " |")
+        lines.append("")
     lines += ["## Reproduction score per table", "",
-              "| Table | Published cells | Run here | Within tolerance | Outside | Diverged | "
-              "Claims stated | Claims compared | Claims reproduced |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| Table | " + " | ".join(SCORE_COLUMNS.values()) + " |",
+              "|" + "---|" * (1 + len(SCORE_COLUMNS))]
     for table_id, s in score["tables"].items():
-        lines.append(f"| [{table_id}](tables/{table_id}.md) | {s['published_cells']} | "
-                     f"{s['compared_cells']} | {s['within']} | {s['outside']} | {s['diverged']} | "
-                     f"{s['claims']} | {s['claims_compared']} | {s['claims_reproduced']} |")
+        lines.append(f"| [{table_id}](tables/{table_id}.md) | "
+                     + " | ".join(str(s[k]) for k in SCORE_COLUMNS) + " |")
     return "\n".join(lines) + "\n"
+
+
+LEADERBOARD_COLUMNS = ("Rank", "Method", "Backbone", "Epochs", "Seeds", "Linear top-1",
+                       "k-NN top-1", "Effective rank", "Decay alpha", "Collapsed dims", "Runs")
+# The per-table score's columns: key -> header.
+SCORE_COLUMNS = {"published_cells": "Published cells", "compared_cells": "Run here",
+                 "within": "Within tolerance", "outside": "Outside", "diverged": "Diverged",
+                 "claims": "Claims stated", "claims_compared": "Claims compared",
+                 "claims_reproduced": "Claims reproduced"}
+
+
+def leaderboard_cells(rank: int, e: dict) -> list[str]:
+    """An entry's cells in LEADERBOARD_COLUMNS order, without the runs."""
+    return [str(rank), method_text(e), e["backbone"], str(e["epochs"]), str(e["seeds"]),
+            top1_text(e), _fmt(e["knn_top1"]), effective_rank_text(e), _fmt(e["alpha"]),
+            _fmt(e["collapsed_dims"], ".0f")]
 
 
 def render_index(results_root: str | Path) -> str:
@@ -126,8 +160,9 @@ def render_index(results_root: str | Path) -> str:
     lines = ["# Results", "",
              "Generated by `ortho-suite tables` (the `tables` stage of `dvc.yaml`); do not edit. "
              "One folder per profile: `runs/<run>/metrics.json` (+ spectra, plots) per run, "
-             "`tables/<table>.md|csv|json` per paper table, `leaderboard.md`. Performance "
-             "figures are in [perf/](perf/).", ""]
+             "`tables/<table>.md|csv|json` per paper table, `leaderboard.md`, and "
+             "`index.html`, one page with all of it and the figures (open it in a browser, no "
+             "server needed). Performance figures are in [perf/](perf/).", ""]
     for board in sorted(root.glob("*/leaderboard.json")):
         data = json.loads(board.read_text())
         profile, t = data["profile"], data["score"]["total"]
@@ -137,6 +172,8 @@ def render_index(results_root: str | Path) -> str:
                   f"- [Leaderboard]({board.parent.name}/leaderboard.md): {t['within']} of "
                   f"{t['compared_cells']} published cells run here within tolerance; "
                   f"{t['claims_reproduced']} of {t['claims_compared']} claims compared reproduced.",
+                  *([f"- [Results page]({board.parent.name}/{PAGE_FILE}) (HTML: leaderboard, "
+                       "tables, figures)"] if (board.parent / PAGE_FILE).is_file() else []),
                   f"- [Pretraining summary]({board.parent.name}/pretrain_summary.md), "
                   f"{len(data['entries'])} ranked configurations.",
                   "- Tables: " + ", ".join(f"[{tid}]({board.parent.name}/tables/{tid}.md)"

@@ -9,7 +9,7 @@ from ..runs import DEFAULT_VARIANT
 from .verdicts import STD_FACTOR
 
 
-def _num(value, fmt: str = ".2f") -> str:
+def num(value, fmt: str = ".2f") -> str:
     return "–" if value is None else format(value, fmt)
 
 
@@ -26,6 +26,30 @@ def comparability_line(profile: dict) -> str | None:
     return (f"**Not comparable to the published protocol: profile `{profile['name']}` "
             f"({profile.get('summary', '')}). Reproduced numbers check the pipeline, "
             f"not the papers.**")
+
+
+def reproduced_text(rep: dict | None) -> str:
+    """A cell's reproduced value: the mean, with ± std (n) over several seeds."""
+    if rep is None:
+        return "–"
+    return f"{rep['mean']:.2f}" + (f" ± {rep['std']:.2f} (n={rep['n']})" if rep["n"] > 1 else "")
+
+
+def published_text(cell: dict) -> str:
+    return "unavailable" if cell["published"] is None else num(cell["published"])
+
+
+def claimed_text(claim: dict) -> str:
+    """A claim's claimed difference, or only its sign."""
+    if claim["claimed_delta"] is not None:
+        return num(claim["claimed_delta"], "+.1f")
+    return "> 0" if claim["claimed_sign"] > 0 else "< 0"
+
+
+def claim_change_text(claim: dict) -> str:
+    """The baseline's spec and what the treatment changes in it."""
+    changed = {k: v for k, v in claim["treatment"].items() if claim["baseline"].get(k) != v}
+    return f"{_spec_text(claim['baseline'])} → {_spec_text(changed)}"
 
 
 def _run_links(run_ids: list[str]) -> str:
@@ -56,25 +80,19 @@ def render_table_markdown(result: dict, profile: dict) -> str:
     lines += ["| Row | Column | Published | Reproduced | Δ | Verdict | Runs |",
               "|---|---|---|---|---|---|---|"]
     for c in result["cells"]:
-        rep = c["reproduced"]
-        rep_text = "–" if rep is None else (
-            f"{rep['mean']:.2f}" + (f" ± {rep['std']:.2f} (n={rep['n']})" if rep["n"] > 1 else ""))
-        published = "unavailable" if c["published"] is None else _num(c["published"])
         runs = _run_links(c["runs"]) or (c["reason"] or "–")
-        lines.append(f"| {c['row_label']} | {c['column_label']} | {published} | {rep_text} | "
-                     f"{_num(c['delta'], '+.2f')} | {c['verdict']} | {runs} |")
+        lines.append(f"| {c['row_label']} | {c['column_label']} | {published_text(c)} | "
+                     f"{reproduced_text(c['reproduced'])} | "
+                     f"{num(c['delta'], '+.2f')} | {c['verdict']} | {runs} |")
     if result["claims"]:
         lines += ["", "## Claims in the text, compared as differences", "",
                   "| Claim | Where | Baseline → treatment | Claimed Δ | Reproduced Δ | Verdict | Runs |",
                   "|---|---|---|---|---|---|---|"]
         for c in result["claims"]:
-            changed = {k: v for k, v in c["treatment"].items() if c["baseline"].get(k) != v}
-            claimed = (_num(c["claimed_delta"], "+.1f") if c["claimed_delta"] is not None
-                       else ("> 0" if c["claimed_sign"] > 0 else "< 0"))
             runs = _run_links(c["runs"]["baseline"] + c["runs"]["treatment"]) or c["reason"]
-            lines.append(f"| {c['text']} | {c['where']} | {_spec_text(c['baseline'])} → "
-                         f"{_spec_text(changed)} | {claimed} | "
-                         f"{_num(c['reproduced_delta'], '+.2f')} | {c['verdict']} | {runs} |")
+            lines.append(f"| {c['text']} | {c['where']} | {claim_change_text(c)} | "
+                         f"{claimed_text(c)} | "
+                         f"{num(c['reproduced_delta'], '+.2f')} | {c['verdict']} | {runs} |")
     if result["runs"]:
         lines += ["", "## Runs", "",
                   "| Run | Seed | Status | Config SHA-256 | Commit | Hardware | Wall time (s) | "
@@ -86,7 +104,7 @@ def render_table_markdown(result: dict, profile: dict) -> str:
             lines.append(f"| [{rid}](../runs/{rid}/metrics.json) | {r['seed']} | {r['status']} | "
                          f"`{(r.get('config_sha256') or '–')[:12]}` | "
                          f"`{(r.get('git_commit') or '–')[:12]}` | {device} | "
-                         f"{_num(r.get('wall_time_s'), '.1f')} | "
+                         f"{num(r.get('wall_time_s'), '.1f')} | "
                          f"{pk.get('torch', '–')} / {pk.get('mmselfsup', '–')} |")
     return "\n".join(lines) + "\n"
 

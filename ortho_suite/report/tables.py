@@ -1,4 +1,5 @@
-"""The ``tables`` stage: paper tables, leaderboard and results index of the active profile.
+"""The ``tables`` stage: paper tables, leaderboard, headline metrics (the DVC metrics), the
+results page and the results index of the active profile.
 
 Everything is read and validated before the first file is written, and every file is written
 atomically, so bad input leaves the previous results untouched and an interrupted render never
@@ -10,8 +11,10 @@ from pathlib import Path
 
 from ..profiles import check_params
 from ..provenance import atomic_write_json, atomic_write_text
-from .leaderboard import rankings, render_index, render_leaderboard, reproduction_score
+from .headline import HEADLINE_DIR, headline
+from .leaderboard import PAGE_FILE, rankings, render_index, render_leaderboard, reproduction_score
 from .matching import evaluate_table, load_runs
+from .page import render_page
 from .render import render_table_csv, render_table_markdown
 from .table_specs import load_tables
 
@@ -32,6 +35,9 @@ def render_profile(params_path: str | Path, benchmarks: str | Path, results_dir:
     results = [evaluate_table(t, runs, profile["name"]) for t in tables]
     entries = rankings(runs)
     score = reproduction_score(results)
+    # The DVC metrics: one small file of headline scalars per run (report/headline.py).
+    headlines = {run.id: headline(run) for run in runs}
+    page = render_page(profile, results, entries, score, runs, headlines, results_dir)
 
     out = results_dir / "tables"
     out.mkdir(parents=True, exist_ok=True)
@@ -44,8 +50,16 @@ def render_profile(params_path: str | Path, benchmarks: str | Path, results_dir:
         atomic_write_text(out / f"{res['table']}.md", render_table_markdown(res, profile))
     atomic_write_json(results_dir / "leaderboard.json",
                       {"profile": profile, "score": score, "entries": entries})
-    atomic_write_json(results_dir / "reproduction_score.json", score)  # the DVC metric
+    atomic_write_json(results_dir / "reproduction_score.json", score)
     atomic_write_text(results_dir / "leaderboard.md", render_leaderboard(entries, score, profile))
+    heads = results_dir / HEADLINE_DIR
+    heads.mkdir(exist_ok=True)
+    for stale in heads.iterdir():  # runs removed from the profile must not linger
+        if stale.stem not in headlines:
+            stale.unlink()
+    for run_id, record in headlines.items():
+        atomic_write_json(heads / f"{run_id}.json", record)
+    atomic_write_text(results_dir / PAGE_FILE, page)
     if index is not None:
         atomic_write_text(Path(index), render_index(Path(index).parent))
     return score
