@@ -144,6 +144,36 @@ def _add_experiment(sub) -> None:
                         "without the trace loss")
 
 
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="train a profile's stale runs concurrently, then evaluate "
+                                     "and render (DVC records every stage)",
+                       description="Run the stale pretrain@<run> stages of the pipeline up to "
+                                   "--jobs at a time, each through 'dvc repro -s' on its own "
+                                   "devices (CUDA_VISIBLE_DEVICES), then their evaluations, "
+                                   "then 'dvc repro' for the summary and tables. With --slurm, "
+                                   "submit the stale runs as a Slurm job array instead.")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once (default: one per device group; 1 without devices)")
+    p.add_argument("--devices", default=None, metavar="IDS",
+                   help="device ids to share out, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, "
+                        "else the GPUs nvidia-smi lists, else the CPU)")
+    p.add_argument("--gpus-per-run", type=int, default=1, metavar="K",
+                   help="devices per run (K > 1: params.yaml's launch section must start K "
+                        "processes); with --slurm, GPUs per array task (0: none)")
+    p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    p.add_argument("--slurm", action="store_true",
+                   help="submit one Slurm array task per stale run and a dependent job that "
+                        "records, evaluates and renders")
+    p.add_argument("--sbatch-args", default="", metavar="ARGS",
+                   help="with --slurm: extra sbatch options for both jobs, e.g. "
+                        "'--partition gpu --time 2-00:00:00'")
+    p.add_argument("--max-running", type=int, default=None, metavar="M",
+                   help="with --slurm: at most M array tasks at once")
+    p.add_argument("--record-slurm", default=None, metavar="MANIFEST",
+                   help="what the dependent job runs: record the array's finished runs "
+                        "(dvc commit -f), then evaluate and render")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description="Reproducibility benchmark suite for "
                             "dimensional collapse in self-supervised learning.")
@@ -156,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tables(sub)
     _add_profile(sub)
     _add_experiment(sub)
+    _add_sweep(sub)
     return parser
 
 
@@ -276,9 +307,25 @@ def _cmd_experiment(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from . import sweep
+
+    root = Path.cwd()
+    devices = None if args.devices is None else sweep.parse_devices(args.devices)
+    if args.record_slurm:
+        return sweep.record_slurm(root, Path(args.record_slurm), args.jobs, devices)
+    if args.slurm:
+        return sweep.submit_slurm(root, args.gpus_per_run, args.jobs, args.sbatch_args,
+                                  args.max_running, args.dry_run)
+    return sweep.sweep(root, args.jobs, devices, args.gpus_per_run, args.dry_run)
+
+
 COMMANDS = {"pretrain": _cmd_pretrain, "list": _cmd_list, "summarize": _cmd_summarize,
             "evaluate": _cmd_evaluate, "compare-spectra": _cmd_compare,
-            "tables": _cmd_tables, "profile": _cmd_profile, "experiment": _cmd_experiment}
+            "tables": _cmd_tables, "profile": _cmd_profile, "experiment": _cmd_experiment,
+            "sweep": _cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:
