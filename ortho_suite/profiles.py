@@ -6,6 +6,10 @@ compared to the published protocols, evaluation settings, runs). DVC cannot choo
 ``ortho-suite profile <name>``; the run settings there may then be edited (``dvc exp run -S``), but
 the run ids must stay the profile's, which :func:`check_params` enforces before rendering.
 
+A profile may give ``seeds`` (a list): every run of it is then trained once per seed, as
+``<run id>_s<seed>`` (:func:`profile_runs`), and gives no ``seed`` of its own; the paper tables
+average the seeds of a cell and pair them for a claim (ortho_suite/report/verdicts.py).
+
 ``params.yaml`` and the profile files are read here, with errors that name the file and the field.
 """
 from __future__ import annotations
@@ -20,6 +24,8 @@ from .provenance import atomic_write_text
 from .runs import RunSpec, spec_from_params
 
 PROFILE_FIELDS = ("summary", "comparable", "note", "eval", "runs")
+# Optional fields of a profile file.
+OPTIONAL_PROFILE_FIELDS = ("seeds",)
 
 PARAMS_HEADER = """\
 # Parameters of the DVC pipeline (dvc.yaml), written by `ortho-suite profile {name}` from
@@ -67,20 +73,64 @@ def load_params(path: str | Path) -> dict:
     return {**params, "specs": validate_runs(path, params["runs"])}
 
 
+def seed_run_id(run_id: str, seed: int) -> str:
+    """The id of one seed of a run of a profile with ``seeds``."""
+    return f"{run_id}_s{seed}"
+
+
+def expand_seeds(path: Path, runs, seeds) -> dict:
+    """The runs of a profile file, one per seed of ``seeds`` when the profile gives them (the
+    seed put where params.yaml has it, after ``aug``); ``runs`` as written without."""
+    if seeds is None:
+        return runs
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise UsageError(f"{path}: seeds: expected a list of distinct non-negative integers, "
+                         f"got {seeds!r}")
+    if not isinstance(runs, dict) or not runs:
+        raise UsageError(f"{path}: 'runs' must map run ids to run settings")
+    expanded = {}
+    for run_id, run in runs.items():
+        if isinstance(run, dict) and "seed" in run:
+            raise UsageError(f"{path}: runs.{run_id}.seed: the profile's seeds {seeds} give the "
+                             f"seeds; remove it")
+        for seed in seeds:
+            new_id = seed_run_id(run_id, seed)
+            if new_id in runs or new_id in expanded:
+                raise UsageError(f"{path}: runs.{run_id}: seed {seed} would be run {new_id!r}, "
+                                 f"which another run already is; rename one")
+            if not isinstance(run, dict):
+                expanded[new_id] = run  # validate_runs names the problem
+                continue
+            fields = list(run)
+            at = fields.index("aug") + 1 if "aug" in fields else len(fields)
+            expanded[new_id] = {**{k: run[k] for k in fields[:at]}, "seed": seed,
+                                **{k: run[k] for k in fields[at:]}}
+    return expanded
+
+
+def profile_runs(profile: dict) -> dict:
+    """The runs a profile trains: one per seed when it gives ``seeds``, else as written."""
+    return expand_seeds(Path(f"{profile['name']}.yaml"), profile["runs"], profile.get("seeds"))
+
+
 def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> dict:
+    """A profile file, validated; ``runs`` as written (one entry per cell when the profile
+    gives ``seeds``): :func:`profile_runs` gives the runs it trains."""
     path = profile_path(name, directory)
     data = read_yaml(path)
+    allowed = (*PROFILE_FIELDS, *OPTIONAL_PROFILE_FIELDS)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of {', '.join(PROFILE_FIELDS)}")
     for key in PROFILE_FIELDS:
         if key not in data:
             raise UsageError(f"{path}: missing field '{key}'")
-    extra = sorted(set(data) - set(PROFILE_FIELDS))
+    extra = sorted(set(data) - set(allowed))
     if extra:
-        raise UsageError(f"{path}: unknown field '{extra[0]}'; allowed: {', '.join(PROFILE_FIELDS)}")
+        raise UsageError(f"{path}: unknown field '{extra[0]}'; allowed: {', '.join(allowed)}")
     if not isinstance(data["comparable"], bool):
         raise UsageError(f"{path}: comparable: expected true or false")
-    validate_runs(path, data["runs"])
+    validate_runs(path, expand_seeds(path, data["runs"], data.get("seeds")))
     return {"name": name, **data}
 
 
@@ -88,7 +138,7 @@ def params_of(profile: dict, launch: dict | None = None) -> dict:
     return {"profile": profile["name"], "profile_summary": profile["summary"],
             "profile_note": profile["note"], "comparable": profile["comparable"],
             "eval": profile["eval"], "launch": dict(launch or DEFAULT_LAUNCH),
-            "runs": profile["runs"]}
+            "runs": profile_runs(profile)}
 
 
 def _current_launch(params_path: Path) -> dict | None:
@@ -116,7 +166,7 @@ def check_params(params_path: str | Path, directory: str | Path = "benchmarks/pr
     """Load ``params.yaml`` and check that its runs are the active profile's (by id)."""
     params = load_params(params_path)
     profile = load_profile(params["profile"], directory)
-    strangers = sorted(set(params["runs"]) - set(profile["runs"]))
+    strangers = sorted(set(params["runs"]) - set(profile_runs(profile)))
     if strangers:
         raise UsageError(f"{params_path}: run {strangers[0]!r} is not in profile "
                          f"{params['profile']!r}; run 'ortho-suite profile {params['profile']}' to "

@@ -13,7 +13,14 @@ import yaml
 
 from ortho_suite.cli import main
 from ortho_suite.errors import UsageError
-from ortho_suite.profiles import DEFAULT_LAUNCH, load_profile, params_of, write_params
+from ortho_suite.profiles import (
+    DEFAULT_LAUNCH,
+    check_params,
+    load_profile,
+    params_of,
+    profile_runs,
+    write_params,
+)
 from ortho_suite.report import render, table_specs, verdicts
 from ortho_suite.report.tables import render_profile
 from ortho_suite.runs import DEFAULT_VARIANT, RunSpec
@@ -88,64 +95,35 @@ def test_every_table_names_its_source_and_or_tables_state_their_claims():
             assert t.claims or t.id == "or_t10"
 
 
-# ---------------------------------------------------------------------------- verdicts
-
-
-@pytest.mark.parametrize("values,published,tolerance,diverged,expected", [
-    ([70.0], 71.0, 1.0, False, verdicts.WITHIN),            # |delta| == tolerance is within
-    ([69.9], 71.0, 1.0, False, verdicts.OUTSIDE),
-    ([72.5], 71.0, 1.0, False, verdicts.OUTSIDE),
-    ([69.0, 71.0], 72.5, 1.0, False, verdicts.WITHIN),     # mean 70, std 1.414: 2.5 <= 1 + 2.83
-    ([69.9, 70.1], 72.5, 1.0, False, verdicts.OUTSIDE),    # mean 70, std 0.141: 2.5 > 1.28
-    ([], 71.0, 1.0, False, verdicts.NOT_RUN),
-    ([70.0], None, 1.0, False, verdicts.UNAVAILABLE),
-    ([70.0], 71.0, None, False, verdicts.NOT_COMPARED),
-    ([70.0], 71.0, 1.0, True, verdicts.DIVERGED),          # a diverged seed outranks everything
-    ([], None, 1.0, True, verdicts.DIVERGED),
-])
-def test_cell_verdict(values, published, tolerance, diverged, expected):
-    assert verdicts.cell_verdict(values, published, tolerance, diverged) == expected
-
-
-@pytest.mark.parametrize("baseline,treatment,delta,sign,diverged,expected", [
-    ([70.0], [73.0], 3.0, 1, False, verdicts.WITHIN),
-    ([70.0], [71.0], 3.0, 1, False, verdicts.OUTSIDE),      # +1 reproduced against a claimed +3
-    ([70.0], [74.5], 3.0, 1, False, verdicts.OUTSIDE),
-    ([70.0], [70.5], None, 1, False, verdicts.CLAIM_HOLDS),
-    ([70.0], [70.0], None, 1, False, verdicts.CLAIM_FAILS),  # no change is not an improvement
-    ([70.0], [69.0], None, -1, False, verdicts.CLAIM_HOLDS),
-    ([70.0], [], None, 1, False, verdicts.NOT_RUN),
-    ([70.0], [71.0], None, 1, True, verdicts.DIVERGED),
-])
-def test_claim_verdict(baseline, treatment, delta, sign, diverged, expected):
-    assert verdicts.claim_verdict(baseline, treatment, delta, sign, 1.0, diverged) == expected
-
-
-def test_mean_std_is_the_sample_standard_deviation():
-    mean, std = verdicts.mean_std([1.0, 2.0, 4.0])
-    assert mean == pytest.approx(7 / 3)
-    assert std == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
+# Verdict rules, intervals and pairing: tests/test_verdicts.py.
 
 
 # ---------------------------------------------------------------------------- rendering
 
 TOY_TABLE = {
     "title": "Toy table", "paper": "Doe et al., Toy Paper 2030", "source": "Table 9",
-    "protocol": "toy protocol; top-1 %.", "tolerance": 1.0,
+    "protocol": "toy protocol; top-1 %.", "probe": "offline", "tolerance": 1.0,
     "defaults": {"backbone": "resnet18_cifar", "dataset": "synthetic", "epochs": 2},
     "columns": [{"id": "none", "label": "none top-1", "metric": "linear_top1", "run": {"reg": "none"}},
                 {"id": "so", "label": "SO top-1", "metric": "linear_top1", "run": {"reg": "so"}}],
     "rows": [{"id": "simclr", "label": "SimCLR", "run": {"method": "simclr"},
               "published": {"none": 71.0, "so": 75.0}},
-             {"id": "byol", "label": "BYOL", "run": {"method": "byol"}, "published": {"none": 60.0}},
+             {"id": "byol", "label": "BYOL", "run": {"method": "byol"},
+              "published": {"none": 60.0, "so": 58.0}},
              {"id": "nnclr", "label": "NNCLR", "run": {"method": "nnclr"}, "published": {"none": 50.0}}],
     "claims": [{"id": "so_gain", "text": "SO adds 3 points", "where": "Sec. 9", "metric": "linear_top1",
                 "baseline": {"method": "simclr", "reg": "none"}, "treatment": {"reg": "so"},
-                "delta": 3.0}],
+                "delta": 3.0},
+               {"id": "so_helps", "text": "SO improves SimCLR", "where": "Sec. 9",
+                "metric": "linear_top1", "baseline": {"method": "simclr", "reg": "none"},
+                "treatment": {"reg": "so"}, "sign": 1}],
 }
 TOY_RUNS = {  # run id: (method, reg, seed, linear top-1 or None for a diverged run)
-    "simclr_none_s0": ("simclr", "none", 0, 70.0), "simclr_none_s1": ("simclr", "none", 1, 71.0),
-    "simclr_so_s0": ("simclr", "so", 0, 73.25), "byol_none_s0": ("byol", "none", 0, None),
+    "simclr_none_s0": ("simclr", "none", 0, 70.8), "simclr_none_s1": ("simclr", "none", 1, 71.0),
+    "simclr_none_s2": ("simclr", "none", 2, 71.2),
+    "simclr_so_s0": ("simclr", "so", 0, 73.25), "simclr_so_s1": ("simclr", "so", 1, 73.0),
+    "simclr_so_s2": ("simclr", "so", 2, 73.5),
+    "byol_none_s0": ("byol", "none", 0, None), "byol_so_s0": ("byol", "so", 0, 58.5),
 }
 
 
@@ -191,31 +169,127 @@ def test_rendered_table_matches_golden_markdown(tmp_path):
     assert rendered == golden.read_text()
 
 
+def _t95(n: int) -> float:
+    return pytest.importorskip("scipy.stats").t.ppf(0.975, n - 1)
+
+
 def test_rendered_cells_verdicts_csv_and_leaderboard(tmp_path):
     params, bench, results = _toy_project(tmp_path)
     score = render_profile(params, bench, results, tmp_path / "results" / "README.md")
     data = json.loads((results / "tables" / "toy.json").read_text())
     cells = {(c["row"], c["column"]): c for c in data["cells"]}
-    assert cells["simclr", "none"]["reproduced"]["mean"] == 70.5          # two seeds averaged
-    assert cells["simclr", "none"]["verdict"] == verdicts.WITHIN                # 0.5 <= 1 + 2 x 0.707
-    assert cells["simclr", "so"]["verdict"] == verdicts.OUTSIDE                 # 73.25 vs 75
+    # SimCLR none: 70.8, 71.0, 71.2 -> mean 71, std 0.2, 95% t interval 71 ± t(2) 0.2 / sqrt(3)
+    none = cells["simclr", "none"]["reproduced"]
+    half = _t95(3) * 0.2 / math.sqrt(3)
+    assert none["mean"] == pytest.approx(71.0) and none["seeds"] == [0, 1, 2]
+    assert (none["low"], none["high"]) == pytest.approx((71 - half, 71 + half))
+    assert cells["simclr", "none"]["verdict"] == verdicts.WITHIN              # 71 inside
+    # SimCLR SO: 73.25, 73.0, 73.5 -> 73.25 ± 0.62, widened by 1: up to 74.87 < 75 published
+    so = cells["simclr", "so"]["reproduced"]
+    assert so["high"] + 1.0 == pytest.approx(73.25 + _t95(3) * 0.25 / math.sqrt(3) + 1.0)
+    assert so["high"] + 1.0 < 75.0 and cells["simclr", "so"]["verdict"] == verdicts.OUTSIDE
     assert cells["byol", "none"]["verdict"] == verdicts.DIVERGED                 # NaN loss
-    assert cells["byol", "so"]["verdict"] == verdicts.NOT_RUN
+    assert cells["byol", "so"]["verdict"] == "inconclusive (1 seed)"             # 58.5 vs 58
     assert cells["nnclr", "none"]["verdict"] == verdicts.NOT_RUN
     assert "not implemented yet: nnclr (method)" in cells["nnclr", "none"]["reason"]
-    (claim,) = data["claims"]
-    assert claim["reproduced_delta"] == pytest.approx(2.75) and claim["verdict"] == verdicts.WITHIN
-    assert score["total"] == {"published_cells": 4, "compared_cells": 2, "within": 1, "outside": 1,
-                              "diverged": 1, "claims": 1, "claims_compared": 1,
-                              "claims_reproduced": 1, "claims_failed": 0}
+    # Claims on the paired differences 73.25 - 70.8, 73.0 - 71.0, 73.5 - 71.2 (by seed)
+    gain, helps = data["claims"]
+    diffs = [73.25 - 70.8, 73.0 - 71.0, 73.5 - 71.2]
+    assert gain["paired"]["values"] == pytest.approx(diffs)
+    stats = pytest.importorskip("scipy.stats")
+    low, high = stats.t.interval(0.95, 2, loc=sum(diffs) / 3, scale=stats.sem(diffs))
+    assert (gain["paired"]["low"], gain["paired"]["high"]) == pytest.approx((low, high))
+    assert low < 3.0 - 1.0 <= high and gain["verdict"] == "inconclusive (interval spans +2.00)"
+    assert low > 0 and helps["verdict"] == verdicts.CLAIM_HOLDS
+    assert score["total"] == {"published_cells": 5, "compared_cells": 2, "within": 1,
+                              "outside": 1, "inconclusive": 1, "protocol_differs": 0,
+                              "diverged": 1, "claims": 2, "claims_compared": 1,
+                              "claims_reproduced": 1, "claims_failed": 0,
+                              "claims_inconclusive": 1}
     csv_lines = (results / "tables" / "toy.csv").read_text().splitlines()
     assert csv_lines[0].split(",") == render.CSV_COLUMNS and len(csv_lines) == 1 + 6
     board = (results / "leaderboard.md").read_text()
     assert board.startswith("# Leaderboard, profile `smoke`")
+    assert "conclusive verdicts only (3 or more seeds" in board
     assert "**1 of 2**" in board and "(1 diverged)" in board
     index = (tmp_path / "results" / "README.md").read_text()
     assert "[Leaderboard](smoke/leaderboard.md)" in index and "[toy](smoke/tables/toy.md)" in index
     assert not list(results.rglob(".*.tmp"))
+
+
+def test_table_header_states_method_tolerance_probe_and_hardware(tmp_path):
+    params, bench, results = _toy_project(tmp_path)
+    render_profile(params, bench, results)
+    header = (results / "tables" / "toy.md").read_text().split("\n\n| Row")[0]
+    assert "95% Student t confidence interval (n − 1 degrees of freedom)" in header
+    assert "lo − 1 ≤ p ≤ hi + 1" in header, "the tolerance rule stays visible"
+    assert "- Probe (published → reproduced): none top-1, SO top-1, claims: offline → offline." in header
+    assert "- Hardware: CPU, 2 cores (8 runs); results are bitwise reproducible only on the same hardware type" in header
+
+
+def test_a_published_online_probe_is_compared_offline_and_marked(tmp_path):
+    params, bench, results = _toy_project(tmp_path)
+    (bench / "tables" / "toy.yaml").write_text(yaml.safe_dump(dict(TOY_TABLE, probe="online")))
+    score = render_profile(params, bench, results)
+    data = json.loads((results / "tables" / "toy.json").read_text())
+    cell = next(c for c in data["cells"] if (c["row"], c["column"]) == ("simclr", "none"))
+    assert cell["probe"] == {"published": "online", "reproduced": "offline"}
+    assert cell["protocol"] == "protocol differs: published online, reproduced offline"
+    assert cell["verdict"] == verdicts.WITHIN  # compared, not dropped
+    md = (results / "tables" / "toy.md").read_text()
+    assert "| within tolerance; protocol differs: published online, reproduced offline |" in md
+    assert score["total"]["protocol_differs"] == 2  # the two conclusive cells
+
+
+@pytest.mark.parametrize("probe,message", [
+    (None, "probe: missing; columns[0] (linear_top1) is a linear probe's"),
+    ("linear", "probe: unknown probe 'linear'; valid: online, offline, knn, unknown"),
+])
+def test_a_linear_probe_table_must_name_its_probe(tmp_path, probe, message):
+    table = {k: v for k, v in TOY_TABLE.items() if k != "probe"}
+    if probe is not None:
+        table["probe"] = probe
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(table))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        table_specs.load_table(path)
+
+
+def test_every_repository_table_names_the_probe_of_its_published_numbers():
+    """From each file's own protocol text: solo-learn's tables are online probes, the OR paper's
+    A.6 tables offline, unknown where the source does not say (never guessed)."""
+    tables = {t.id: t for t in table_specs.load_tables(REPO / "benchmarks" / "tables")}
+    assert tables["solo_learn_cifar"].probe == "online"
+    assert {c.id: c.probe for c in tables["solo_learn_imagenet100"].columns} == {
+        "online_top1": "online", "offline_top1": "offline"}
+    assert {tables[t].probe for t in ("or_t1", "or_t2", "or_t3", "or_t8")} == {"offline"}
+    assert {tables[t].probe for t in ("or_t4", "or_t5", "or_t7")} == {"unknown"}
+    for t in tables.values():
+        for c in t.columns:
+            assert (c.probe is None) == (c.metric not in table_specs.REPRODUCED_PROBE), (t.id, c.id)
+    assert not [p for p in (REPO / "benchmarks").rglob("*.yaml")
+                if "shared/reference" in p.read_text()], "cite the paper, not a file outside the repo"
+
+
+def test_smoke_rendering_is_inconclusive_with_one_seed(tmp_path):
+    """The repository's smoke results (one seed per run) rendered afresh: no claim holds or
+    fails, every claim with runs is `inconclusive (1 seed)`."""
+    smoke = REPO / "results" / "smoke"
+    results = tmp_path / "smoke"
+    for name in ("pretrain_summary.json", "provenance.json"):
+        (results).mkdir(exist_ok=True)
+        shutil.copy(smoke / name, results / name)
+    for metrics in (smoke / "runs").glob("*/metrics.json"):
+        (results / "runs" / metrics.parent.name).mkdir(parents=True)
+        shutil.copy(metrics, results / "runs" / metrics.parent.name / "metrics.json")
+    score = render_profile(REPO / "params.yaml", REPO / "benchmarks", results)
+    study = json.loads((results / "tables" / "fmnist_or_study.json").read_text())
+    run_claims = [c for c in study["claims"] if c["reproduced_delta"] is not None]
+    assert run_claims and {c["verdict"] for c in run_claims} == {"inconclusive (1 seed)"}
+    assert score["total"]["claims_compared"] == 0 and score["total"]["compared_cells"] == 0
+    assert score["total"]["claims_inconclusive"] == len(run_claims)
+    md = (results / "tables" / "fmnist_or_study.md").read_text()
+    assert "| inconclusive (1 seed) |" in md and "claim holds" not in md and "claim fails" not in md
 
 
 def test_profile_not_comparable_says_so_in_the_first_line(tmp_path):
@@ -231,8 +305,8 @@ def test_truncated_metrics_is_never_read_as_done(tmp_path):
     (results / "runs" / "simclr_so_s0" / "metrics.json").write_text('{"status": "evalu')
     render_profile(params, bench, results)
     data = json.loads((results / "tables" / "toy.json").read_text())
-    assert next(c for c in data["cells"] if c["row"] == "simclr" and c["column"] == "so")[
-        "verdict"] == verdicts.NOT_RUN
+    cell = next(c for c in data["cells"] if c["row"] == "simclr" and c["column"] == "so")
+    assert cell["reproduced"]["seeds"] == [1, 2] and cell["verdict"] == "inconclusive (2 seeds)"
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -324,7 +398,7 @@ def test_profile_switch_keeps_the_machines_launch_section(tmp_path):
 @pytest.mark.parametrize("name", ["smoke", "fmnist", "cifar10", "cifar100", "imagenet100", "imagenet"])
 def test_every_profile_run_composes_a_valid_config(name, tmp_path):
     profile = load_profile(name, REPO / "benchmarks" / "profiles")
-    for run_id, run in profile["runs"].items():
+    for run_id, run in profile_runs(profile).items():
         cfg = compose.compose_config(RunSpec(run["method"], run["backbone"], run["dataset"], reg=run["reg"], seed=run["seed"], epochs=run["epochs"], aug=run["aug"], cfg_options=run["cfg_options"].split()), tmp_path / run_id)
         assert cfg.train_cfg.max_epochs == run["epochs"]
 
@@ -349,3 +423,71 @@ def test_paper_profiles_fill_paper_cells_and_smoke_fills_none(tmp_path):
                 assert used_by <= {"fmnist_or_study"}, (run_id, used_by)
             else:
                 assert used_by - {"fmnist_or_study"}, f"{name}: {run_id} fills no paper table"
+
+
+# ---------------------------------------------------------------------------- seeds
+
+
+def _seeded_profile(tmp_path: Path, **changes) -> Path:
+    """A copy of the fmnist profile with two runs and ``changes`` to its top level."""
+    data = yaml.safe_load((REPO / "benchmarks" / "profiles" / "fmnist.yaml").read_text())
+    data["runs"] = dict(list(data["runs"].items())[:2])
+    data.update(changes)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "fmnist.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return tmp_path / "profiles"
+
+
+def test_a_profile_with_seeds_trains_every_run_once_per_seed(tmp_path):
+    profiles = _seeded_profile(tmp_path, seeds=[0, 1, 2])
+    profile = load_profile("fmnist", profiles)
+    written = profile["runs"]
+    runs = profile_runs(profile)
+    assert list(runs) == [f"{r}_s{s}" for r in written for s in (0, 1, 2)]
+    for run_id, run in written.items():
+        for seed in (0, 1, 2):
+            seeded = runs[f"{run_id}_s{seed}"]
+            assert seeded == {**run, "seed": seed}, "the seeds differ in the seed only"
+            assert list(seeded) == ["method", "reg", "backbone", "dataset", "aug", "seed",
+                                    "epochs", "cfg_options"], "params.yaml's field order"
+    params = write_params("fmnist", tmp_path / "params.yaml", profiles)
+    assert params["runs"] == runs
+    assert set(check_params(tmp_path / "params.yaml", profiles)["specs"]) == set(runs)
+    assert {spec.seed for spec in check_params(tmp_path / "params.yaml", profiles)["specs"]
+            .values()} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("seeds,message", [
+    ([0, 0, 1], "seeds: expected a list of distinct non-negative integers"),
+    ([0, -1], "seeds: expected a list of distinct non-negative integers"),
+    ("0, 1, 2", "seeds: expected a list of distinct non-negative integers"),
+    ([], "seeds: expected a list of distinct non-negative integers"),
+])
+def test_bad_seeds_are_refused(tmp_path, seeds, message):
+    profiles = _seeded_profile(tmp_path, seeds=seeds)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_profile("fmnist", profiles)
+
+
+def test_a_run_of_a_seeded_profile_gives_no_seed_of_its_own(tmp_path):
+    data = yaml.safe_load((REPO / "benchmarks" / "profiles" / "fmnist.yaml").read_text())
+    first = next(iter(data["runs"]))
+    runs = {first: {**data["runs"][first], "seed": 4}}
+    profiles = _seeded_profile(tmp_path, seeds=[0, 1, 2], runs=runs)
+    with pytest.raises(UsageError, match=re.escape(f"runs.{first}.seed: the profile's seeds")):
+        load_profile("fmnist", profiles)
+
+
+def test_claiming_profiles_run_three_seeds_of_every_cell_and_smoke_one():
+    for name in ["fmnist", "cifar10", "cifar100", "imagenet100", "imagenet"]:
+        profile = load_profile(name, REPO / "benchmarks" / "profiles")
+        assert len(profile["seeds"]) >= verdicts.MIN_SEEDS, name
+        runs = profile_runs(profile)
+        cells: dict[tuple, set] = {}
+        for run in runs.values():
+            key = tuple(run.get(k, DEFAULT_VARIANT) for k in
+                        ("method", "reg", "backbone", "dataset", "epochs", "variant"))
+            cells.setdefault(key, set()).add(run["seed"])
+        assert all(len(s) >= verdicts.MIN_SEEDS for s in cells.values()), name
+    smoke = load_profile("smoke", REPO / "benchmarks" / "profiles")
+    assert "seeds" not in smoke and {r["seed"] for r in smoke["runs"].values()} == {0}

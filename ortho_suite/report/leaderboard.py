@@ -14,7 +14,16 @@ from .. import runs as run_record
 from ..runs import CELL_FIELDS
 from .matching import RunRecord
 from .render import comparability_line
-from .verdicts import CLAIM_FAILS, CLAIM_HOLDS, DIVERGED, OUTSIDE, WITHIN, mean_std
+from .verdicts import (
+    CLAIM_FAILS,
+    CLAIM_HOLDS,
+    DIVERGED,
+    MIN_SEEDS,
+    OUTSIDE,
+    WITHIN,
+    is_inconclusive,
+    mean_std,
+)
 
 # Methods are ranked within a dataset and a regularizer; an entry is one cell spec (CELL_FIELDS).
 RANK_WITHIN = ("dataset", "reg")
@@ -53,23 +62,34 @@ def rankings(runs: list[RunRecord]) -> list[dict]:
 
 
 def reproduction_score(results: list[dict]) -> dict:
-    """Per table and in total: published cells, cells reproduced within tolerance, claims held."""
+    """Per table and in total, counting conclusive verdicts only (MIN_SEEDS seeds or seed pairs
+    or more): published cells, cells with a conclusive verdict and how many are within
+    tolerance, how many are inconclusive, and the same for the claims; ``protocol_differs``:
+    conclusive cells whose published numbers used another probe than the suite's."""
     per_table = {}
     for res in results:
         run = [c for c in res["cells"] if c["published"] is not None and c["reproduced"]]
+        conclusive = [c for c in run if c["verdict"] in (WITHIN, OUTSIDE)]
         claims_run = [c for c in res["claims"] if c["reproduced_delta"] is not None]
+        claims_conclusive = [c for c in claims_run if c["verdict"] in (CLAIM_HOLDS, CLAIM_FAILS)]
         per_table[res["table"]] = {
-            "published_cells": res["published_cells"], "compared_cells": len(run),
-            "within": sum(c["verdict"] == WITHIN for c in run),
-            "outside": sum(c["verdict"] == OUTSIDE for c in run),
+            "published_cells": res["published_cells"], "compared_cells": len(conclusive),
+            "within": sum(c["verdict"] == WITHIN for c in conclusive),
+            "outside": sum(c["verdict"] == OUTSIDE for c in conclusive),
+            "inconclusive": sum(is_inconclusive(c["verdict"]) for c in run),
+            "protocol_differs": sum(bool(c["protocol"]) for c in conclusive),
             "diverged": sum(c["verdict"] == DIVERGED for c in res["cells"]),
-            "claims": len(res["claims"]), "claims_compared": len(claims_run),
-            "claims_reproduced": sum(c["verdict"] in (WITHIN, CLAIM_HOLDS) for c in claims_run),
-            "claims_failed": sum(c["verdict"] in (OUTSIDE, CLAIM_FAILS) for c in claims_run)}
-    total = {k: sum(t[k] for t in per_table.values())
-             for k in ("published_cells", "compared_cells", "within", "outside", "diverged",
-                       "claims", "claims_compared", "claims_reproduced", "claims_failed")}
-    return {"tables": per_table, "total": total}
+            "claims": len(res["claims"]), "claims_compared": len(claims_conclusive),
+            "claims_reproduced": sum(c["verdict"] == CLAIM_HOLDS for c in claims_conclusive),
+            "claims_failed": sum(c["verdict"] == CLAIM_FAILS for c in claims_conclusive),
+            "claims_inconclusive": sum(is_inconclusive(c["verdict"]) for c in claims_run)}
+    total = {k: sum(t[k] for t in per_table.values()) for k in SCORE_KEYS}
+    return {"min_seeds": MIN_SEEDS, "tables": per_table, "total": total}
+
+
+SCORE_KEYS = ("published_cells", "compared_cells", "within", "outside", "inconclusive",
+              "protocol_differs", "diverged", "claims", "claims_compared", "claims_reproduced",
+              "claims_failed", "claims_inconclusive")
 
 
 def _fmt(value, spec=".2f"):
@@ -99,7 +119,8 @@ def leaderboard_groups(entries: list[dict]) -> list[tuple[str, str, list[dict]]]
             for reg in sorted({e["reg"] for e in entries if e["dataset"] == dataset})]
 
 
-LEADERBOARD_INTRO = ("Ranked by linear-probe top-1 (mean over seeds) per dataset and regularizer. "
+LEADERBOARD_INTRO = ("Ranked by linear-probe top-1 (mean over seeds, ± their sample standard "
+                     "deviation) per dataset and regularizer. "
                      "Collapse diagnostics of the frozen representation on test images: effective "
                      "rank (RankMe), eigenvalue decay alpha (power-law fit, larger = faster "
                      "decay), dimensions below 1e-5 of the largest eigenvalue.")
@@ -108,10 +129,14 @@ LEADERBOARD_INTRO = ("Ranked by linear-probe top-1 (mean over seeds) per dataset
 def score_sentence(score: dict) -> str:
     """The reproduction score in one sentence (markdown: bold and code spans)."""
     t = score["total"]
-    return (f"Reproduction score: **{t['within']} of {t['compared_cells']}** published cells "
-            f"run in this profile reproduced within tolerance ({t['published_cells']} published "
-            f"cells in all tables); claims in the text: {t['claims_reproduced']} of "
-            f"{t['claims_compared']} compared reproduced ({t['claims']} stated).")
+    return (f"Reproduction score, conclusive verdicts only ({score['min_seeds']} or more seeds, "
+            f"or seed pairs for a claim): **{t['within']} of {t['compared_cells']}** published "
+            f"cells with a conclusive verdict reproduced within tolerance "
+            f"({t['inconclusive']} more run but inconclusive; {t['protocol_differs']} of the "
+            f"conclusive ones with another probe than the published one; "
+            f"{t['published_cells']} published cells in all tables); claims in the text: "
+            f"{t['claims_reproduced']} of {t['claims_compared']} conclusive hold "
+            f"({t['claims_inconclusive']} more run but inconclusive; {t['claims']} stated).")
 
 
 def render_leaderboard(entries: list[dict], score: dict, profile: dict) -> str:
@@ -141,10 +166,12 @@ def render_leaderboard(entries: list[dict], score: dict, profile: dict) -> str:
 LEADERBOARD_COLUMNS = ("Rank", "Method", "Backbone", "Epochs", "Seeds", "Linear top-1",
                        "k-NN top-1", "Effective rank", "Decay alpha", "Collapsed dims", "Runs")
 # The per-table score's columns: key -> header.
-SCORE_COLUMNS = {"published_cells": "Published cells", "compared_cells": "Run here",
-                 "within": "Within tolerance", "outside": "Outside", "diverged": "Diverged",
-                 "claims": "Claims stated", "claims_compared": "Claims compared",
-                 "claims_reproduced": "Claims reproduced"}
+SCORE_COLUMNS = {"published_cells": "Published cells", "compared_cells": "Conclusive",
+                 "within": "Within tolerance", "outside": "Outside",
+                 "inconclusive": "Inconclusive", "protocol_differs": "Other probe",
+                 "diverged": "Diverged", "claims": "Claims stated",
+                 "claims_compared": "Claims conclusive", "claims_reproduced": "Claims hold",
+                 "claims_failed": "Claims fail", "claims_inconclusive": "Claims inconclusive"}
 
 
 def leaderboard_cells(rank: int, e: dict) -> list[str]:
@@ -170,8 +197,11 @@ def render_index(results_root: str | Path) -> str:
                   f"{'Comparable to the published protocols.' if profile.get('comparable') else 'Not comparable to the published protocols (pipeline check).'} "
                   f"{profile.get('summary', '')}", "",
                   f"- [Leaderboard]({board.parent.name}/leaderboard.md): {t['within']} of "
-                  f"{t['compared_cells']} published cells run here within tolerance; "
-                  f"{t['claims_reproduced']} of {t['claims_compared']} claims compared reproduced.",
+                  f"{t['compared_cells']} published cells with a conclusive verdict within "
+                  f"tolerance ({t.get('inconclusive', 0)} inconclusive); "
+                  f"{t['claims_reproduced']} of {t['claims_compared']} conclusive claims hold "
+                  f"({t.get('claims_inconclusive', 0)} inconclusive). Conclusive: "
+                  f"{data['score'].get('min_seeds', MIN_SEEDS)} or more seeds.",
                   *([f"- [Results page]({board.parent.name}/{PAGE_FILE}) (HTML: leaderboard, "
                        "tables, figures)"] if (board.parent / PAGE_FILE).is_file() else []),
                   f"- [Pretraining summary]({board.parent.name}/pretrain_summary.md), "

@@ -1,5 +1,6 @@
 """Matching a table's cells and claims to the evaluated runs of the active profile: each cell
-takes the runs whose spec agrees with its own (one per seed), averaged over seeds, with a verdict."""
+takes the runs whose spec agrees with its own (one per seed), their mean and interval over seeds,
+with a verdict; a claim pairs its baseline's and treatment's runs by seed."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,19 @@ from .table_specs import (
     SPEC_KINDS,
     UNMEASURED_METRICS,
     Table,
+    REPRODUCED_PROBE,
     cell_spec,
     claim_specs,
+    protocol_note,
 )
-from .verdicts import NOT_RUN, STD_FACTOR, cell_verdict, claim_verdict, mean_std
+from .verdicts import (
+    CONFIDENCE,
+    MIN_SEEDS,
+    NOT_RUN,
+    cell_verdict,
+    claim_verdict,
+    interval,
+)
 
 
 @dataclass(frozen=True)
@@ -85,11 +95,34 @@ def _not_run_reason(spec: dict, metric: str, profile: str) -> str:
     return f"no run with this spec in profile {profile}"
 
 
+def _seed_values(found: list[RunRecord], metric: str) -> dict[int, float]:
+    """Seed -> value of the evaluated runs among ``found`` (seeds are unique: matching_runs)."""
+    return {r.seed: v for r in sorted(found, key=lambda r: r.seed) if r.status == runs.EVALUATED
+            for v in [r.value(metric)] if v is not None}
+
+
 def _runs_summary(found: list[RunRecord], metric: str):
     diverged = any(r.status == runs.DIVERGED for r in found)
-    values = [v for r in found if r.status == runs.EVALUATED for v in [r.value(metric)]
-              if v is not None]
-    return values, diverged
+    return list(_seed_values(found, metric).values()), diverged
+
+
+def paired_differences(baseline: list[RunRecord], treatment: list[RunRecord],
+                       metric: str) -> dict:
+    """Treatment minus baseline for every seed both sides evaluated (the runs of a pair differ
+    only in the fields the claim changes, since each side matched its own spec), in seed order;
+    ``unpaired``: the evaluated runs whose seed the other side lacks."""
+    base, treat = _seed_values(baseline, metric), _seed_values(treatment, metric)
+    seeds = sorted(set(base) & set(treat))
+    by_seed = {(side, r.seed): r.id for side, found in (("b", baseline), ("t", treatment))
+               for r in found}
+    unpaired = sorted([by_seed["b", s] for s in set(base) - set(treat)]
+                      + [by_seed["t", s] for s in set(treat) - set(base)])
+    return {"seeds": seeds, "differences": [treat[s] - base[s] for s in seeds],
+            "unpaired": unpaired}
+
+
+def _reproduced(values: list[float], seeds: list[int]) -> dict | None:
+    return None if not values else {**interval(values), "values": values, "seeds": seeds}
 
 
 def evaluate_table(table: Table, runs: list[RunRecord], profile: str) -> dict:
@@ -99,18 +132,21 @@ def evaluate_table(table: Table, runs: list[RunRecord], profile: str) -> dict:
         for col in table.columns:
             spec = cell_spec(table, row, col)
             found = matching_runs(spec, runs, f"{table.path}: rows.{row.id} x columns.{col.id}")
+            seed_values = _seed_values(found, col.metric)
             values, diverged = _runs_summary(found, col.metric)
             printed = row.published.get(col.id)
             published = None if printed is None else printed * col.scale
             verdict = cell_verdict(values, published, col.tolerance, diverged)
-            mean, std = mean_std(values) if values else (None, None)
+            rep = _reproduced(values, list(seed_values))
             cells.append({
                 "row": row.id, "row_label": row.label, "column": col.id,
                 "column_label": col.label, "metric": col.metric, "spec": spec,
                 "published_as_printed": printed, "published": published,
-                "reproduced": None if mean is None else
-                {"mean": mean, "std": std, "n": len(values), "values": values},
-                "delta": None if mean is None or published is None else mean - published,
+                "probe": {"published": col.probe,
+                          "reproduced": REPRODUCED_PROBE.get(col.metric)},
+                "protocol": protocol_note(col.probe, col.metric),
+                "reproduced": rep,
+                "delta": None if rep is None or published is None else rep["mean"] - published,
                 "verdict": verdict, "runs": [r.id for r in found],
                 "reason": _not_run_reason(spec, col.metric, profile) if verdict == NOT_RUN
                 and not found else None})
@@ -122,16 +158,21 @@ def evaluate_table(table: Table, runs: list[RunRecord], profile: str) -> dict:
         for spec in treat_specs:
             treat = matching_runs(spec, runs, f"{table.path}: claims.{claim.id}")
             treat_values, treat_div = _runs_summary(treat, claim.metric)
-            verdict = claim_verdict(base_values, treat_values, claim.delta, claim.sign,
-                                    table.tolerance, base_div or treat_div)
-            reproduced = (mean_std(treat_values)[0] - mean_std(base_values)[0]
-                          if base_values and treat_values else None)
+            paired = paired_differences(base, treat, claim.metric)
+            verdict = claim_verdict(paired["differences"], claim.delta, claim.sign,
+                                    table.tolerance, base_div or treat_div,
+                                    runs_missing=not base_values or not treat_values)
+            rep = _reproduced(paired["differences"], paired["seeds"])
             missing = spec if not treat else base_spec
             claims.append({
                 "claim": claim.id, "text": claim.text, "where": claim.where,
                 "metric": claim.metric, "baseline": base_spec, "treatment": spec,
                 "claimed_delta": claim.delta, "claimed_sign": claim.sign,
-                "reproduced_delta": reproduced, "verdict": verdict,
+                "probe": {"published": claim.probe,
+                          "reproduced": REPRODUCED_PROBE.get(claim.metric)},
+                "protocol": protocol_note(claim.probe, claim.metric),
+                "reproduced_delta": None if rep is None else rep["mean"],
+                "paired": rep, "unpaired": paired["unpaired"], "verdict": verdict,
                 "runs": {"baseline": [r.id for r in base], "treatment": [r.id for r in treat]},
                 "reason": _not_run_reason(missing, claim.metric, profile)
                 if verdict == NOT_RUN else None})
@@ -142,8 +183,9 @@ def evaluate_table(table: Table, runs: list[RunRecord], profile: str) -> dict:
                   {r for c in claims for side in c["runs"].values() for r in side})
     by_id = {r.id: r for r in runs}
     return {"table": table.id, "title": table.title, "paper": table.paper,
-            "source": table.source, "protocol": table.protocol, "tolerance": table.tolerance,
-            "std_factor": STD_FACTOR, "unavailable": table.unavailable, "note": table.note,
+            "source": table.source, "protocol": table.protocol, "probe": table.probe,
+            "tolerance": table.tolerance, "confidence": CONFIDENCE, "min_seeds": MIN_SEEDS,
+            "unavailable": table.unavailable, "note": table.note,
             "definition": str(table.path), "profile": profile, "counts": counts,
             "published_cells": sum(c["published"] is not None for c in cells),
             "cells": cells, "claims": claims,

@@ -27,10 +27,15 @@ from .leaderboard import (
 from .render import (
     claim_change_text,
     claimed_text,
+    HARDWARE_CAVEAT,
+    claim_reproduced_text,
     comparability_line,
+    hardware_summary,
     num,
+    probe_summary,
     published_text,
     reproduced_text,
+    verdict_text,
 )
 
 FIGURES_DIR = "figures"
@@ -43,7 +48,8 @@ VERDICT_CLASS = {verdicts.WITHIN: "ok", verdicts.CLAIM_HOLDS: "ok",
                  verdicts.UNAVAILABLE: "none", verdicts.NOT_COMPARED: "none"}
 
 CSS = """
-:root { --ok: #d7f0dd; --bad: #f9d6d5; --diverged: #ffe0b2; --none: #eeeeee; --line: #d0d4d9; }
+:root { --ok: #d7f0dd; --bad: #f9d6d5; --diverged: #ffe0b2; --none: #eeeeee;
+        --inconclusive: #dde7f5; --line: #d0d4d9; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        color: #1d2125; background: #fff; }
@@ -63,6 +69,7 @@ th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ok { background: var(--ok); } .bad { background: var(--bad); }
 .diverged { background: var(--diverged); } .none { background: var(--none); color: #555; }
+.inconclusive { background: var(--inconclusive); }
 .legend span { display: inline-block; padding: .1rem .5rem; margin-right: .4rem;
                border: 1px solid var(--line); }
 ul.meta { padding-left: 1.2rem; margin: .3rem 0; }
@@ -121,8 +128,11 @@ def _table(headers, rows, numeric=()) -> str:
             + "\n".join(body) + "</tbody></table></div>")
 
 
-def _verdict(verdict: str) -> tuple[str, str]:
-    return html.escape(verdict), VERDICT_CLASS.get(verdict, "none")
+def _verdict(item: dict) -> tuple[str, str]:
+    """A cell's or claim's verdict text and its class (one for every inconclusive verdict)."""
+    css = ("inconclusive" if verdicts.is_inconclusive(item["verdict"])
+           else VERDICT_CLASS.get(item["verdict"], "none"))
+    return html.escape(verdict_text(item)), css
 
 
 def _figure(src: Path, base: Path, caption: str, wide: bool = False) -> str:
@@ -158,8 +168,11 @@ def _paper_table(res: dict, run_link) -> list[str]:
             f'(<a href="tables/{_attr(res["table"])}.csv">csv</a>, '
             f'<a href="tables/{_attr(res["table"])}.json">json</a>)',
             f"Published protocol: {_inline(res['protocol'])}",
-            f"Tolerance: {res['tolerance']:g} percentage points + {res['std_factor']:g} × the "
-            "standard deviation over seeds"]
+            f"Probe (published → reproduced): {html.escape(probe_summary(res))}",
+            f"Hardware: {html.escape(hardware_summary(res))}; {html.escape(HARDWARE_CAVEAT)}",
+            f"Uncertainty: {html.escape(verdicts.METHOD_TEXT)}. Reproduced values read mean "
+            "[interval] (n)",
+            f"Tolerance: {html.escape(verdicts.tolerance_text(res['tolerance']))}"]
     if res["unavailable"]:
         meta.append(f"Published cell values unavailable: {_inline(res['unavailable'])}")
     if res["note"]:
@@ -170,7 +183,7 @@ def _paper_table(res: dict, run_link) -> list[str]:
              '<ul class="meta">' + "".join(f"<li>{m}</li>" for m in meta) + "</ul>"]
     rows = [[html.escape(c["row_label"]), html.escape(c["column_label"]),
              html.escape(published_text(c)), html.escape(reproduced_text(c["reproduced"])),
-             html.escape(num(c["delta"], "+.2f")), _verdict(c["verdict"]),
+             html.escape(num(c["delta"], "+.2f")), _verdict(c),
              ", ".join(run_link(r) for r in c["runs"]) or html.escape(c["reason"] or "–")]
             for c in res["cells"]]
     if rows:
@@ -179,12 +192,13 @@ def _paper_table(res: dict, run_link) -> list[str]:
     if res["claims"]:
         rows = [[html.escape(c["text"]), html.escape(c["where"]),
                  html.escape(claim_change_text(c)), html.escape(claimed_text(c)),
-                 html.escape(num(c["reproduced_delta"], "+.2f")), _verdict(c["verdict"]),
+                 html.escape(claim_reproduced_text(c)), _verdict(c),
                  ", ".join(run_link(r) for r in c["runs"]["baseline"] + c["runs"]["treatment"])
                  or html.escape(c["reason"] or "–")] for c in res["claims"]]
         parts += ["<p>Claims in the text, compared as differences:</p>",
-                  _table(("Claim", "Where", "Baseline → treatment", "Claimed Δ", "Reproduced Δ",
-                          "Verdict", "Runs"), rows, numeric=(3, 4))]
+                  _table(("Claim", "Where", "Baseline → treatment", "Claimed Δ",
+                          "Reproduced Δ (paired by seed)", "Verdict", "Runs"), rows,
+                         numeric=(3, 4))]
     return parts
 
 
@@ -268,6 +282,8 @@ def render_page(profile: dict, results: list[dict], entries: list[dict], score: 
     parts += _leaderboard(entries, score, link)
     legend = "".join(f'<span class="{css}">{html.escape(label)}</span>' for css, label in (
         ("ok", "within tolerance / claim holds"), ("bad", "outside tolerance / claim fails"),
+        ("inconclusive", f"inconclusive (fewer than {verdicts.MIN_SEEDS} seeds, or the interval "
+                         "spans the claim's threshold)"),
         ("diverged", "diverged"), ("none", "not run, unavailable or not compared")))
     parts += ['<h2 id="tables">Paper tables</h2>', f'<p class="legend">Verdicts: {legend}</p>']
     for res in results:

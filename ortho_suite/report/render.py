@@ -6,7 +6,11 @@ import csv
 import io
 
 from ..runs import DEFAULT_VARIANT
-from .verdicts import STD_FACTOR
+from .verdicts import METHOD_TEXT, tolerance_text
+
+# Said under every table: why the hardware is shown (README "Profiles and paper tables").
+HARDWARE_CAVEAT = ("results are bitwise reproducible only on the same hardware type (the same "
+                   "seeds and code gave different smoke numbers on an Intel Xeon and an AMD EPYC)")
 
 
 def num(value, fmt: str = ".2f") -> str:
@@ -28,11 +32,60 @@ def comparability_line(profile: dict) -> str | None:
             f"not the papers.**")
 
 
-def reproduced_text(rep: dict | None) -> str:
-    """A cell's reproduced value: the mean, with ± std (n) over several seeds."""
+def reproduced_text(rep: dict | None, fmt: str = ".2f") -> str:
+    """A reproduced mean with its confidence interval [low, high] and the number of seeds
+    (a cell's) or of seed pairs (a claim's paired differences)."""
     if rep is None:
         return "–"
-    return f"{rep['mean']:.2f}" + (f" ± {rep['std']:.2f} (n={rep['n']})" if rep["n"] > 1 else "")
+    ci = "" if rep["low"] is None else f" [{rep['low']:{fmt}}, {rep['high']:{fmt}}]"
+    return f"{rep['mean']:{fmt}}{ci} (n={rep['n']})"
+
+
+def claim_reproduced_text(claim: dict) -> str:
+    return reproduced_text(claim["paired"], "+.2f")
+
+
+def verdict_text(item: dict) -> str:
+    """A cell's or claim's verdict, with what differs in the protocol."""
+    return item["verdict"] + (f"; {item['protocol']}" if item.get("protocol") else "")
+
+
+def hardware_text(hw: dict | None) -> str:
+    """A run's hardware as provenance.json names it: the GPU model, else the CPU model."""
+    if not hw:
+        return "–"
+    if hw.get("gpu"):
+        return f"{hw['gpu']} x{hw.get('gpu_count', 1)}"
+    return f"{hw.get('cpu') or 'CPU'}, {hw.get('cpu_count', '?')} cores"
+
+
+def hardware_summary(result: dict) -> str:
+    """The hardware the table's runs ran on, with how many runs each."""
+    counts: dict[str, int] = {}
+    for r in result["runs"].values():
+        key = hardware_text(r.get("hardware"))
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return "no run of this profile"
+    return "; ".join(f"{k} ({v} run{'s' if v != 1 else ''})" for k, v in sorted(counts.items()))
+
+
+def probe_summary(result: dict) -> str:
+    """Which probe the published numbers used and which one the suite reproduces them with, per
+    column (and for the claims), as ``published → reproduced``."""
+    groups: dict[tuple, list[str]] = {}
+    for c in result["cells"]:
+        key = (c["probe"]["published"], c["probe"]["reproduced"], c["protocol"])
+        if key[0] is not None and c["column_label"] not in groups.get(key, []):
+            groups.setdefault(key, []).append(c["column_label"])
+    for c in result["claims"]:
+        key = (c["probe"]["published"], c["probe"]["reproduced"], c["protocol"])
+        if key[0] is not None and "claims" not in groups.get(key, []):
+            groups.setdefault(key, []).append("claims")
+    if not groups:
+        return "none (no classifier metric)"
+    return "; ".join(f"{', '.join(labels)}: {pub} → {rep}" + (f" ({note})" if note else "")
+                     for (pub, rep, note), labels in groups.items())
 
 
 def published_text(cell: dict) -> str:
@@ -67,9 +120,10 @@ def render_table_markdown(result: dict, profile: dict) -> str:
               f"`{result['definition']}`.",
               f"- Published protocol: {result['protocol']}",
               f"- Reproduced: profile `{profile['name']}`, evaluation `{profile.get('eval', '')}`.",
-              f"- Tolerance: a cell is within tolerance when |reproduced − published| ≤ {tol:g} "
-              f"percentage points + {STD_FACTOR:g} × the standard deviation over seeds (0 with one seed); "
-              f"a claimed difference likewise, with the standard deviation of the difference.",
+              f"- Probe (published → reproduced): {probe_summary(result)}.",
+              f"- Hardware: {hardware_summary(result)}; {HARDWARE_CAVEAT}.",
+              f"- Uncertainty: {METHOD_TEXT}. Reproduced values read mean [interval] (n).",
+              f"- Tolerance: {tolerance_text(tol)}.",
               ]
     if result["unavailable"]:
         lines.append(f"- Published cell values unavailable: {result['unavailable']}")
@@ -83,23 +137,25 @@ def render_table_markdown(result: dict, profile: dict) -> str:
         runs = _run_links(c["runs"]) or (c["reason"] or "–")
         lines.append(f"| {c['row_label']} | {c['column_label']} | {published_text(c)} | "
                      f"{reproduced_text(c['reproduced'])} | "
-                     f"{num(c['delta'], '+.2f')} | {c['verdict']} | {runs} |")
+                     f"{num(c['delta'], '+.2f')} | {verdict_text(c)} | {runs} |")
     if result["claims"]:
         lines += ["", "## Claims in the text, compared as differences", "",
-                  "| Claim | Where | Baseline → treatment | Claimed Δ | Reproduced Δ | Verdict | Runs |",
+                  "| Claim | Where | Baseline → treatment | Claimed Δ | Reproduced Δ (paired by "
+                  "seed) | Verdict | Runs |",
                   "|---|---|---|---|---|---|---|"]
         for c in result["claims"]:
             runs = _run_links(c["runs"]["baseline"] + c["runs"]["treatment"]) or c["reason"]
+            if c["unpaired"]:
+                runs += f" (no seed partner: {', '.join(c['unpaired'])})"
             lines.append(f"| {c['text']} | {c['where']} | {claim_change_text(c)} | "
-                         f"{claimed_text(c)} | "
-                         f"{num(c['reproduced_delta'], '+.2f')} | {c['verdict']} | {runs} |")
+                         f"{claimed_text(c)} | {claim_reproduced_text(c)} | {verdict_text(c)} "
+                         f"| {runs} |")
     if result["runs"]:
         lines += ["", "## Runs", "",
                   "| Run | Seed | Status | Config SHA-256 | Commit | Hardware | Wall time (s) | "
                   "torch / mmselfsup |", "|---|---|---|---|---|---|---|---|"]
         for rid, r in result["runs"].items():
-            hw = r.get("hardware") or {}
-            device = hw.get("gpu") or (f"CPU x{hw['cpu_count']}" if hw else "–")
+            device = hardware_text(r.get("hardware"))
             pk = r.get("packages") or {}
             lines.append(f"| [{rid}](../runs/{rid}/metrics.json) | {r['seed']} | {r['status']} | "
                          f"`{(r.get('config_sha256') or '–')[:12]}` | "
@@ -110,7 +166,8 @@ def render_table_markdown(result: dict, profile: dict) -> str:
 
 
 CSV_COLUMNS = ["table", "row", "column", "metric", "published_as_printed", "published",
-               "reproduced_mean", "reproduced_std", "seeds", "delta", "verdict", "runs"]
+               "reproduced_mean", "reproduced_std", "seeds", "ci_low", "ci_high", "delta",
+               "verdict", "probe_published", "probe_reproduced", "protocol", "runs"]
 
 
 def render_table_csv(result: dict) -> str:
@@ -121,6 +178,7 @@ def render_table_csv(result: dict) -> str:
         rep = c["reproduced"] or {}
         writer.writerow([result["table"], c["row"], c["column"], c["metric"],
                          c["published_as_printed"], c["published"], rep.get("mean"),
-                         rep.get("std"), rep.get("n", 0), c["delta"], c["verdict"],
-                         " ".join(c["runs"])])
+                         rep.get("std"), rep.get("n", 0), rep.get("low"), rep.get("high"),
+                         c["delta"], c["verdict"], c["probe"]["published"],
+                         c["probe"]["reproduced"], c["protocol"], " ".join(c["runs"])])
     return out.getvalue()

@@ -35,6 +35,16 @@ UNMEASURED_METRICS = {
     "or_step_seconds": "per-step OR time (see benchmarks/perf)",
 }
 
+# The probes a published classifier number can come from: an online linear probe (trained during
+# pretraining on detached features, solo-learn's), an offline one (trained on the frozen final
+# encoder), a k-NN classifier; "unknown" where the source does not say (never guessed).
+PROBES = ("online", "offline", "knn", "unknown")
+# The probe with which the suite measures each classifier metric (runs.METRICS names; the online
+# linear probe is not measured yet, UNMEASURED_METRICS). Other metrics have no probe.
+REPRODUCED_PROBE = {"linear_top1": "offline", "linear_top5": "offline",
+                    "knn200_cosine_top1": "knn", "knn5_euclidean_top1": "knn",
+                    "online_linear_top1": "online"}
+
 # The named fields of a cell's run spec (aug is not a cell field).
 SPEC_KINDS = {k: v for k, v in NAMED_FIELDS.items() if k in CELL_FIELDS}
 
@@ -47,6 +57,7 @@ class Column:
     run: dict
     tolerance: float | None  # None: published for reference, never compared
     scale: float = 1.0  # published value x scale = percent (LightlySSL prints fractions)
+    probe: str | None = None  # PROBES: the probe of the published numbers; None: not a classifier
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Claim:
     treatments: list  # run specs; the claim is compared for each
     delta: float | None  # claimed difference (treatment - baseline), None: only its sign
     sign: int
+    probe: str | None = None  # PROBES, as a column's: the table's, or knn for a k-NN metric
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,18 @@ class Table:
     claims: list = field(default_factory=list)
     unavailable: str | None = None  # why the source's cell values are missing
     note: str | None = None
+    probe: str | None = None  # PROBES: the probe of the published classifier numbers (claims too)
+
+
+def protocol_note(published: str | None, metric: str) -> str | None:
+    """What a reader must know when the published numbers' probe is not the one the suite
+    measures ``metric`` with: None when they agree or the metric is not a classifier's."""
+    reproduced = REPRODUCED_PROBE.get(metric)
+    if published is None or reproduced is None or published == reproduced:
+        return None
+    if published == "unknown":
+        return f"published probe unknown, reproduced {reproduced}"
+    return f"protocol differs: published {published}, reproduced {reproduced}"
 
 
 class _Fields:
@@ -162,6 +186,28 @@ def _metric(fields: _Fields, key: str = "metric") -> str:
     return metric
 
 
+def _probe(fields: _Fields, required: bool) -> str | None:
+    probe = fields.get("probe", str, required=required)
+    if probe is not None and probe not in PROBES:
+        raise fields.fail("probe", f"unknown probe {probe!r}; valid: {', '.join(PROBES)}")
+    return probe
+
+
+def _default_probe(top: _Fields, metric: str, table_probe: str | None, where: str) -> str | None:
+    """A column's or claim's probe when it names none: None for a metric that is not a
+    classifier's, knn for a k-NN metric, else the table's (which must then be given)."""
+    reproduced = REPRODUCED_PROBE.get(metric)
+    if reproduced is None:
+        return None
+    if reproduced == "knn":
+        return "knn"
+    if table_probe is None:
+        raise top.fail("probe", f"missing; {where} ({metric}) is a linear probe's: say which probe "
+                                f"the published numbers used, one of {', '.join(PROBES)} "
+                                "(unknown when the source does not say)")
+    return table_probe
+
+
 def _ids(items: list, kind: str, path: Path) -> None:
     seen = set()
     for item in items:
@@ -175,22 +221,30 @@ def load_table(path: str | Path) -> Table:
     path = Path(path)
     data = read_yaml(path, "table file")
     top = _Fields(path, "", data)
-    top.unknown(("title", "paper", "source", "protocol", "tolerance", "defaults", "columns", "rows",
-                 "claims", "unavailable", "note"))
+    top.unknown(("title", "paper", "source", "protocol", "probe", "tolerance", "defaults",
+                 "columns", "rows", "claims", "unavailable", "note"))
     defaults = _spec(top.child("defaults", required=False))
     tolerance = top.get("tolerance", float)
     if tolerance < 0:
         raise top.fail("tolerance", "must be >= 0 (percentage points)")
 
+    table_probe = _probe(top, required=False)
     columns = []
     for i, raw in enumerate(top.get("columns", list)):
         c = _Fields(path, f"columns[{i}]", raw)
-        c.unknown(("id", "label", "metric", "run", "compare", "scale"))
+        c.unknown(("id", "label", "metric", "run", "compare", "scale", "probe"))
         compare = c.get("compare", bool, required=False, default=True)
-        columns.append(Column(c.get("id", str), c.get("label", str), _metric(c),
+        metric = _metric(c)
+        probe = _probe(c, required=False)
+        if REPRODUCED_PROBE.get(metric) is None:
+            if probe is not None:
+                raise c.fail("probe", f"metric {metric} is not a classifier's; remove 'probe'")
+        elif probe is None:
+            probe = _default_probe(top, metric, table_probe, f"columns[{i}]")
+        columns.append(Column(c.get("id", str), c.get("label", str), metric,
                               _spec(c.child("run", required=False)),
                               tolerance if compare else None,
-                              c.get("scale", float, required=False, default=1.0)))
+                              c.get("scale", float, required=False, default=1.0), probe))
     if not columns:
         raise top.fail("columns", "needs at least one column")
     _ids(columns, "column", path)
@@ -234,15 +288,16 @@ def load_table(path: str | Path) -> Table:
             sign = 1 if delta > 0 else -1
         if sign not in (1, -1):
             raise c.fail("sign", "give 'delta' (the claimed difference) or 'sign': 1 or -1")
+        probe = _default_probe(top, metric, table_probe, f"claims[{i}]")
         claims.append(Claim(c.get("id", str), c.get("text", str), c.get("where", str),
-                            metric, _spec(c.child("baseline")), treatments, delta, sign))
+                            metric, _spec(c.child("baseline")), treatments, delta, sign, probe))
     _ids(claims, "claim", path)
 
     return Table(id=path.stem, path=path, title=top.get("title", str), paper=top.get("paper", str),
                  source=top.get("source", str), protocol=top.get("protocol", str),
                  tolerance=tolerance, defaults=defaults, columns=columns, rows=rows, claims=claims,
                  unavailable=top.get("unavailable", str, required=False),
-                 note=top.get("note", str, required=False))
+                 note=top.get("note", str, required=False), probe=table_probe)
 
 
 def load_tables(directory: str | Path) -> list[Table]:
