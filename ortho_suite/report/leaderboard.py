@@ -131,12 +131,12 @@ def score_sentence(score: dict) -> str:
     t = score["total"]
     return (f"Reproduction score, conclusive verdicts only ({score['min_seeds']} or more seeds, "
             f"or seed pairs for a claim): **{t['within']} of {t['compared_cells']}** published "
-            f"cells with a conclusive verdict reproduced within tolerance "
-            f"({t['inconclusive']} more run but inconclusive; {t['protocol_differs']} of the "
-            f"conclusive ones with another probe than the published one; "
-            f"{t['published_cells']} published cells in all tables); claims in the text: "
-            f"{t['claims_reproduced']} of {t['claims_compared']} conclusive hold "
-            f"({t['claims_inconclusive']} more run but inconclusive; {t['claims']} stated).")
+            f"cells with a conclusive verdict are within tolerance ({t['protocol_differs']} of "
+            f"them compared with another probe than the published one); {t['inconclusive']} "
+            f"more cells run here are inconclusive; {t['published_cells']} published cells in "
+            f"all tables. Claims in the text: {t['claims_reproduced']} of "
+            f"{t['claims_compared']} conclusive hold; {t['claims_inconclusive']} more run here "
+            f"are inconclusive; {t['claims']} stated.")
 
 
 def render_leaderboard(entries: list[dict], score: dict, profile: dict) -> str:

@@ -54,7 +54,8 @@ METHOD_TEXT = (f"mean over seeds with a two-sided {CONFIDENCE:.0%} Student t con
 
 def tolerance_text(tol: float) -> str:
     """The cell and claim rules for tolerance ``tol``, in words."""
-    return (f"tolerance {tol:g} percentage points; with [lo, hi] the interval, a cell is within "
+    unit = "percentage point" + ("" if tol == 1 else "s")
+    return (f"tolerance {tol:g} {unit}; with [lo, hi] the interval, a cell is within "
             f"tolerance when the published value p satisfies lo − {tol:g} ≤ p ≤ hi + {tol:g}, "
             f"else outside; a claimed gain g holds when lo ≥ |g| − {tol:g} and fails when "
             f"hi < |g| − {tol:g}; a claimed sign (\"improves\") holds when lo > 0 and fails when "
