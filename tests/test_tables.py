@@ -338,6 +338,8 @@ _DELETE = object()
     ("rows.1.id", "simclr", "row id 'simclr' appears twice"),
     ("claims.0.delta", _DELETE, "claims[0].sign: give 'delta'"),
     ("defaults.seed", 3, "defaults.seed: unknown field"),
+    ("probe", _DELETE, "probe: missing; columns[0] (linear_top1) is a linear probe's"),
+    ("columns.0.probe", "linear", "columns[0].probe: unknown probe 'linear'"),
 ])
 def test_malformed_table_exits_2_naming_file_and_field_and_writes_nothing(
         tmp_path, capsys, path, value, message):
@@ -467,6 +469,16 @@ def test_bad_seeds_are_refused(tmp_path, seeds, message):
     profiles = _seeded_profile(tmp_path, seeds=seeds)
     with pytest.raises(UsageError, match=re.escape(message)):
         load_profile("fmnist", profiles)
+
+
+def test_bad_seeds_exit_2_with_one_line_and_leave_params_alone(tmp_path, capsys):
+    profiles = _seeded_profile(tmp_path, seeds=[0, 0])
+    params = tmp_path / "params.yaml"
+    params.write_text("untouched\n")
+    code = main(["profile", "fmnist", "--params", str(params), "--benchmarks", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "seeds: expected a list" in err, err
+    assert params.read_text() == "untouched\n"
 
 
 def test_a_run_of_a_seeded_profile_gives_no_seed_of_its_own(tmp_path):
