@@ -285,8 +285,9 @@ def _cmd_tables(args) -> int:
     score = render_profile(args.params, args.benchmarks, args.results, args.index)
     t = score["total"]
     print(f"{PROG}: {len(score['tables'])} tables in {args.results}/tables; {t['within']} of "
-          f"{t['compared_cells']} published cells run here within tolerance "
-          f"({t['published_cells']} published); leaderboard in {args.results}/leaderboard.md")
+          f"{t['compared_cells']} published cells with a conclusive verdict within tolerance "
+          f"({t.get('inconclusive', 0)} inconclusive, {t['published_cells']} published); "
+          f"leaderboard in {args.results}/leaderboard.md")
     return 0
 
 

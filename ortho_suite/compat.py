@@ -258,17 +258,20 @@ def _update_parameters_counted_on_host(self, model) -> None:
             p_avg.data.copy_(source[k].data)
     elif steps % self.interval == 0:
         momentum = _cosine_ema_momentum(self, steps) if isinstance(self, CosineEMA) else None
-        for k, p_avg in self.avg_parameters.items():
-            if not p_avg.dtype.is_floating_point:
-                continue
-            src = source[k].data.to(p_avg.device)
-            if momentum is None:
-                self.avg_func(p_avg.data, src, steps)
-            else:  # CosineEMA.avg_func with its momentum computed once
-                p_avg.data.mul_(momentum).add_(src, alpha=(1 - momentum))
+        pairs = [(p_avg.data, source[k].data.to(p_avg.device))
+                 for k, p_avg in self.avg_parameters.items() if p_avg.dtype.is_floating_point]
+        if momentum is None:
+            for avg, src in pairs:
+                self.avg_func(avg, src, steps)
+        elif pairs:  # CosineEMA.avg_func, its momentum computed once, as two multi-tensor ops
+            avgs, srcs = (list(side) for side in zip(*pairs))
+            torch._foreach_mul_(avgs, momentum)
+            torch._foreach_add_(avgs, srcs, alpha=1 - momentum)
     if not self.update_buffers:
-        for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
-            b_avg.data.copy_(b_src.data.to(b_avg.device))
+        pairs = [(b_avg.data, b_src.data.to(b_avg.device))
+                 for b_avg, b_src in zip(self.module.buffers(), model.buffers())]
+        if pairs:
+            torch._foreach_copy_(*(list(side) for side in zip(*pairs)))
     self.steps += 1
     self.__dict__["_host_steps"] = steps + 1
 

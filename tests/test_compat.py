@@ -97,10 +97,12 @@ def test_ema_update_counted_on_host_equals_mmengine_bitwise():
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))
+            model[1].running_mean.add_(torch.randn(4))  # buffers are copied, not averaged
         if step == 3:  # a resume: ours reloads its own state
             ours.load_state_dict(copy.deepcopy(ours.state_dict()))
         BaseAveragedModel.update_parameters(ours, model)
         original(ref, model)
-        for a, b in zip(ours.parameters(), ref.parameters()):
+        for a, b in zip([*ours.parameters(), *ours.buffers()], [*ref.parameters(), *ref.buffers()]):
             assert torch.equal(a, b), step
+        assert torch.equal(ours.module[1].running_mean, model[1].running_mean)
     assert int(ours.steps) == int(ref.steps) == 6

@@ -52,10 +52,22 @@ NO_KERNEL_OPS = frozenset(f"aten::{name}" for name in (
     "result_type", "set_", "is_same_size", "view_as_real", "view_as_complex"))
 
 
+def _inside_foreach(event) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::_foreach_"):
+            return True
+        parent = parent.cpu_parent
+    return False
+
+
 def leaf_ops(prof) -> list[str]:
-    """Names of the aten ops of a profile that call no other aten op."""
-    return [e.name for e in prof.events() if e.name.startswith("aten::")
-            and not any(c.name.startswith("aten::") for c in e.cpu_children)]
+    """Names of the aten ops of a profile that call no other aten op. A multi-tensor
+    ``_foreach_`` op counts as one: on CPU it loops over per-tensor ops, on a GPU it launches
+    one kernel per chunk of tensors."""
+    return [e.name for e in prof.events() if e.name.startswith("aten::") and not _inside_foreach(e)
+            and (e.name.startswith("aten::_foreach_")
+                 or not any(c.name.startswith("aten::") for c in e.cpu_children))]
 
 
 def op_counts(prof) -> dict:

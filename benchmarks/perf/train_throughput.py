@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import itertools
 import os
 import statistics
 import sys
@@ -96,12 +97,19 @@ def suite_config(method: str, args, speed: dict, work_dir: str, extra_options=()
     return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", epochs=1, cfg_options=options), work_dir)
 
 
+_RUNNERS = itertools.count()
+
+
 def time_suite(method: str, args, speed: dict, extra_options=(), hooks=()) -> float:
     """Images per second of the suite's Runner path; ``hooks`` are registered on its runner."""
     with tempfile.TemporaryDirectory() as work_dir:
         cfg = suite_config(method, args, speed, work_dir, extra_options)
         cfg.default_hooks.checkpoint.interval = 10 ** 6  # no checkpoint inside the benchmark
         cfg.log_level = "WARNING"
+        # mmengine names a runner's visualizer and logger after the config file and the second it
+        # started, and reuses an instance of that name: two runners built within one second would
+        # share the first one's (deleted) work dir
+        cfg.experiment_name = f"bench{next(_RUNNERS)}"
         runner = launch.build_runner(cfg)
         timer = _WindowTimer(args.warmup, args.warmup + args.iters)
         for hook in (timer, *hooks):
