@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_throughput as tt  # noqa: E402  (the same loops and the same-network check)
 
 from ortho_suite import build, provenance  # noqa: E402
-from ortho_suite.augment import ViewRecipe  # noqa: E402
 from ortho_suite.datasets.synthetic import make_synthetic_images  # noqa: E402
 
 SYNC_OPS = ("aten::nonzero", "aten::item", "aten::_local_scalar_dense", "aten::is_nonzero")
@@ -130,11 +129,7 @@ def main(argv=None) -> int:
     for method in args.methods:
         options = _options(method, args)
         cfg = tt.suite_config(method, args, speed, "/tmp/unused", options)
-        pre = cfg.model.data_preprocessor
-        recipes = [ViewRecipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in view.items()})
-                   for view in pre.views]
-        mean = torch.tensor(pre.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(pre.std, device=device).view(1, -1, 1, 1)
+        recipes, mean, std = tt.view_recipes(cfg, device)
         dims = (args.hidden, args.hidden)
         suite_params = tt.trainable_parameters(build.build_model(cfg))
         hand_params = tt.trainable_parameters(tt.HandModel(method, args.width, *dims))

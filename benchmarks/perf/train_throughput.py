@@ -205,6 +205,16 @@ class HandModel(nn.Module):
             torch._foreach_lerp_(list(self.target.parameters()), online, 1 - momentum)
 
 
+def view_recipes(cfg, device: torch.device):
+    """The suite config's view recipes and normalisation, for the hand-written loop."""
+    pre = cfg.model.data_preprocessor
+    recipes = [ViewRecipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in view.items()})
+               for view in pre.views]
+    mean = torch.tensor(pre.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(pre.std, device=device).view(1, -1, 1, 1)
+    return recipes, mean, std
+
+
 def trainable_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -356,11 +366,7 @@ def main(argv=None) -> int:
     checks = {}
     for method in args.methods:
         cfg = suite_config(method, args, SPEEDS["fp32"], "/tmp/unused")
-        pre = cfg.model.data_preprocessor
-        recipes = [ViewRecipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in view.items()})
-                   for view in pre.views]
-        mean = torch.tensor(pre.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(pre.std, device=device).view(1, -1, 1, 1)
+        recipes, mean, std = view_recipes(cfg, device)
         suite_params = trainable_parameters(build.build_model(cfg))
         hand_params = trainable_parameters(HandModel(method, args.width))
         checks[method] = {"suite_trainable_parameters": suite_params,
