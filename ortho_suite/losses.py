@@ -280,3 +280,97 @@ def swav_loss(scores: list[torch.Tensor], codes: list[torch.Tensor],
     terms = [-(code * F.log_softmax(scores[v] / temperature, dim=1)).sum(dim=1).mean()
              for a, code in enumerate(codes) for v in range(len(scores)) if v != a]
     return sum(terms) / len(terms)
+
+
+def moco_infonce_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor,
+                      temperature: float = 0.1) -> torch.Tensor:
+    """MoCo's contrastive loss (He et al., CVPR 2020, Eq. 1; MoCo v2: Chen et al. 2020): each
+    L2-normalized query q_i is scored against its own key k_i (the positive) and every row n_j of
+    ``queue`` (negatives, unit rows of past keys, [K, D]):
+
+        L = mean_i  -log( exp(q_i.k_i / t) / (exp(q_i.k_i / t) + sum_j exp(q_i.n_j / t)) ).
+
+    Keys and queue get no gradient (they come from the momentum encoder)."""
+    q = F.normalize(query, dim=1)
+    k = F.normalize(key.detach(), dim=1)
+    logits = torch.cat([(q * k).sum(dim=1, keepdim=True), q @ queue.detach().T], dim=1)
+    targets = torch.zeros(len(q), dtype=torch.long, device=q.device)
+    return F.cross_entropy(logits / temperature, targets)
+
+
+def nnclr_loss(p1: torch.Tensor, p2: torch.Tensor, nn1: torch.Tensor, nn2: torch.Tensor,
+               temperature: float = 0.5, gather: bool = False) -> torch.Tensor:
+    """NNCLR's objective (Dwibedi et al., ICCV 2021, Eq. 2-3) in the form LightlySSL's CIFAR-10
+    benchmark trains it: the nearest neighbour ``nn_a`` (from the support set, no gradient) of
+    view a's projection is the positive of view b's prediction ``p_b``, and the loss is the
+    NT-Xent of the pair (nn_a, p_b) over all 2N L2-normalized rows (each row's positive is its
+    partner, its negatives the other 2N - 2 rows), averaged over the two pairings:
+
+        L = (NTXent(nn1, p2) + NTXent(nn2, p1)) / 2.
+
+    Deviation from the paper: the paper's Eq. 2 has only the N rows nn_i as anchors and the
+    predictions as candidates (cross-view negatives only), temperature 0.1; LightlySSL uses its
+    NTXentLoss (2N anchors, same-side negatives too) at its default temperature 0.5.
+    ``gather``: both sides over every process (LightlySSL's benchmark does not gather)."""
+    def nt_xent(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        if gather:
+            a, b = gather_with_grad(a), gather_with_grad(b)
+        z = torch.cat([a, b])
+        n = len(a)
+        logits = (z @ z.T / temperature).masked_fill(
+            torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+        targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+        return F.cross_entropy(logits, targets)
+
+    return (nt_xent(nn1.detach(), p2) + nt_xent(nn2.detach(), p1)) / 2
+
+
+@torch.no_grad()
+def dclw_weights(z1: torch.Tensor, z2: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
+    """DCLW's negative von Mises-Fisher weight of each positive pair (Yeh et al., ECCV 2022,
+    Sec. 3, weighting w): w_i = 2 - exp(<u_i, v_i> / sigma) / mean_j exp(<u_j, v_j> / sigma)
+    for the L2-normalized rows u = z1, v = z2 (mean over the batch, so the weights average 1).
+    No gradient."""
+    s = (F.normalize(z1, dim=1) * F.normalize(z2, dim=1)).sum(dim=1) / sigma
+    return 2 - len(s) * torch.softmax(s, dim=0)
+
+
+def _decoupled_direction(a: torch.Tensor, b: torch.Tensor, temperature: float,
+                         weights: torch.Tensor | None) -> torch.Tensor:
+    n = len(a)
+    same = torch.eye(n, dtype=torch.bool, device=a.device)
+    ab, aa = a @ b.T / temperature, a @ a.T / temperature
+    positive = ab.diagonal()
+    if weights is not None:
+        positive = positive * weights
+    negatives = torch.cat([aa.masked_fill(same, float("-inf")), ab.masked_fill(same, float("-inf"))],
+                          dim=1)
+    return (torch.logsumexp(negatives, dim=1) - positive).mean()
+
+
+def dcl_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1,
+             sigma: float | None = None, gather: bool = False) -> torch.Tensor:
+    """Decoupled contrastive learning (Yeh et al., ECCV 2022, Eq. 6): InfoNCE with the positive
+    pair taken out of the denominator. For L2-normalized rows u = z1, v = z2 of N samples,
+
+        L(u, v) = mean_i [ -w_i <u_i, v_i> / t + log sum_{j != i} (exp(<u_i, u_j> / t)
+                                                                 + exp(<u_i, v_j> / t)) ],
+
+    symmetric: (L(u, v) + L(v, u)) / 2. DCL: w_i = 1; DCLW (``sigma`` given, the paper's 0.5):
+    w_i = :func:`dclw_weights` (the same weights in both directions), no gradient through them.
+    Temperature 0.1 as LightlySSL's DCLLoss/DCLWLoss. ``gather``: both views over every process
+    (LightlySSL's CIFAR-10 benchmark does not gather; its ImageNet benchmark does)."""
+    u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    if gather:
+        u, v = gather_with_grad(u), gather_with_grad(v)
+    weights = None if sigma is None else dclw_weights(u, v, sigma)
+    return (_decoupled_direction(u, v, temperature, weights)
+            + _decoupled_direction(v, u, temperature, weights)) / 2
+
+
+def dclw_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, sigma: float = 0.5,
+              gather: bool = False) -> torch.Tensor:
+    """Weighted DCL (DCLW, Yeh et al., ECCV 2022, Eq. 6 with the von Mises-Fisher weighting,
+    sigma = 0.5): :func:`dcl_loss` with ``sigma``."""
+    return dcl_loss(z1, z2, temperature=temperature, sigma=sigma, gather=gather)

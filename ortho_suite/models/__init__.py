@@ -5,6 +5,7 @@ compat.apply()
 
 from .algorithms import INTL, WMSE, DirectCLR, VICReg  # noqa: E402
 from .ema_algorithms import DINO, INTLEMA, NNBYOL, DINOProjector  # noqa: E402
+from .lightly_algorithms import DCL, DCLW, NNCLR, LightlyMoCo  # noqa: E402
 from .backbones import ResNetCIFAR, ResNetScaled, backbone_feature_dim  # noqa: E402
 from .data_preprocessor import SSLViewsPreprocessor  # noqa: E402
 from .projectors import PROJECTORS  # noqa: E402,F401  (registers the projector necks)
@@ -16,5 +17,5 @@ from .encoder_regularized import (  # noqa: E402
     EncoderRegularizerSpec,
 )
 
-__all__ = ["DirectCLR", "INTL", "VICReg", "WMSE", "DINO", "DINOProjector", "NNBYOL", "INTLEMA", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
+__all__ = ["DirectCLR", "INTL", "VICReg", "WMSE", "DINO", "DINOProjector", "NNBYOL", "INTLEMA", "NNCLR", "DCL", "DCLW", "LightlyMoCo", "ResNetCIFAR", "ResNetScaled", "SSLViewsPreprocessor", "backbone_feature_dim", "EncoderRegularized", "EncoderRegularizationMixin",
            "EncoderRegularizerSpec", "WideResNet", "VisionTransformerCLS"]
