@@ -330,3 +330,19 @@ def test_method_trains_through_the_mmengine_runner(method, tmp_path):
     if method == "moco":
         assert int(state["queue_ptr"]) == 0  # 2 steps x 2 writes of 16 rows fill the 64-row bank
         assert int(state["target_net.steps"]) == 2
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_representations_and_embeddings_to_evaluate(method):
+    """`ortho-suite evaluate`'s feature extraction works with each model (as
+    tests/test_evaluate.py checks for the other methods)."""
+    from ortho_suite import features
+
+    cfg = compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic",
+                                         cfg_options=WIDTH + OPTIONS[method]), "/tmp/unused")
+    torch.manual_seed(0)
+    model = build.build_model(cfg).eval()
+    data = build.feature_dataset(cfg, cfg.feature_data.test_split, limit=8)
+    out = features.extract(model, data, 4, torch.device("cpu"), method, spectral=6, progress=False)
+    assert out["representation"].shape == (8, 64) and len(out["labels"]) == 8
+    assert out["embedding"].shape == (6, 32) and torch.isfinite(out["embedding"]).all()

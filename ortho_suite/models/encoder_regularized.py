@@ -32,7 +32,10 @@ from .precision import trunk_only_autocast
 class EncoderRegularizerSpec:
     """``kind``: none | so | srip (OR paper, Sec. 4) | whitening (the paper's Table 1 baseline).
 
-    ``gamma``: weight of the penalty in the loss. ``power_iters``: SRIP power iterations.
+    ``gamma``: weight of the penalty in the loss. ``power_iters``: SRIP's power-iteration
+    products (an integer >= 1; default 2, the paper's estimator, which underestimates the
+    spectral norm by about 30% on random weights: ortho_suite/regularizers.py; more products
+    converge to it). ``--cfg-options model.encoder_regularizer.power_iters=N`` sets it.
     ``cov_ratio``: for whitening, the covariance term's weight relative to the variance term.
     """
 
@@ -47,6 +50,10 @@ class EncoderRegularizerSpec:
                              f"valid: {', '.join(REGULARIZERS)}")
         if self.kind != "none" and (self.gamma is None or self.gamma < 0):
             raise ValueError(f"encoder regularizer {self.kind!r} needs gamma >= 0, got {self.gamma}")
+        if isinstance(self.power_iters, bool) or not isinstance(self.power_iters, int) \
+                or self.power_iters < 1:
+            raise ValueError(f"model.encoder_regularizer.power_iters must be an integer >= 1 "
+                             f"(SRIP's power-iteration products), got {self.power_iters!r}")
 
 
 class EncoderRegularizationMixin:
