@@ -19,12 +19,15 @@ SRIP's estimator is biased low. The paper's two power-iteration products (the de
 ``power_iters=2``) give ||A A v|| / ||A v|| for a random normal v, which never exceeds sigma(A)
 and, on random (Kaiming-normal) ResNet weights, is 27-32% below it on average over starts
 (ratio to ``torch.linalg.matrix_norm(A, 2)``: 0.68-0.73 for 3x3 convolutions of 3-512 channels
-and a 1x1 shortcut, 0.46-0.87 over 20 starts; 10 products 0.93-0.96, 200 products 1.000; measured,
-tests/test_srip_power_iters.py). The estimate also changes with the random start at every step.
-Two products stay the default because that is the paper's estimator (what its gamma values were
-tuned with); ``power_iters`` (``model.encoder_regularizer.power_iters``, any integer >= 1) buys a
-closer estimate at about one batched matrix-vector product per weight shape and extra product
-(benchmarks/perf/srip_power_iters.py).
+and a 1x1 shortcut, 0.46-0.87 over 20 starts; 10 products 0.92-0.96, 200 products 0.999-1.000;
+measured, tests/test_srip_power_iters.py checks it). Summed over the 20 weights of the width-64
+CIFAR ResNet-18 at its initialisation the ratio is 0.82 with 2 products and 0.95 with 10
+(results/perf/srip_power_iters.json). The estimate also changes with the random start.
+Two products stay the default: that is the paper's estimator, the one the gamma recipe below
+goes with; ``power_iters`` (``model.encoder_regularizer.power_iters``, any integer >= 1) buys a
+closer estimate at one batched matrix-vector product per weight shape and extra product; the
+Gram matrices dominate the cost (10 products: +7% penalty-step time on CPU with one thread,
+benchmarks/perf/srip_power_iters.py).
 
 In PyTorch layout the stored weight is W^T: ``w = weight.reshape(C_out, -1)`` has shape
 (output, input), so W^T W = w w^T and W W^T = w^T w.
