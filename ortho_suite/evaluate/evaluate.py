@@ -11,11 +11,13 @@
    (float64) of every conv/linear weight of the backbone, each hidden feature, the
    representation and the embedding (``diagnostics``).
 4. Write ``out/metrics.json`` (scalars), ``out/spectra.json`` (normalized eigenvalues) and
-   ``out/plots/*.png``.
+   ``out/plots/*.png``, and copy the run's training curves (``W/curves/plots/metrics``,
+   DVCLive's layout, ortho_suite/train/curves.py) to ``out/curves`` for ``dvc plots``.
 """
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,6 +40,10 @@ from ..runs import (
 )
 from .augmented_probe import augmented_probe
 from .diagnostics import spectral_diagnostics, write_plots
+
+# The training curves' folder in a work dir (ortho_suite/train/curves.py CURVES_DIR; named here
+# so that the evaluation does not import the training package, which is not among its DVC deps).
+CURVES_DIR = "curves"
 
 
 def _finite_or_none(value):
@@ -64,7 +70,7 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     cfg, summary, checkpoint = load_finished_run(work_dir)
     out_dir = Path(out_dir) if out_dir else work_dir / "eval"
     if checkpoint is None:
-        return _write_diverged(summary, out_dir)
+        return _write_diverged(summary, out_dir, work_dir)
     cache_dir = Path(cache_dir) if cache_dir else out_dir
     recipe = probes.PROBE_PROTOCOLS[protocol]
     if recipe.augmented and "CenterCrop" not in {t["type"] for t in cfg.feature_data.pipeline}:
@@ -120,13 +126,31 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
         "git_commit": provenance.git_commit(),
     }
     write_plots(out_dir / "plots", spectra, log_spectra, weights)
+    copy_curves(work_dir, out_dir)
     provenance.atomic_write_json(out_dir / SPECTRA_FILE, _finite_or_none(
         {"normalized_eigenvalues": spectra, "log_singular_values": log_spectra}))
     provenance.atomic_write_json(out_dir / METRICS_FILE, _finite_or_none(result))
     return result
 
 
-def _write_diverged(summary: dict, out_dir: Path) -> dict:
+def copy_curves(work_dir: Path, out_dir: Path) -> None:
+    """The curve files ``W/curves/plots/metrics/<group>/<name>.tsv`` -> ``out/curves/<group>/``
+    (replacing what was there). A run trained before the curves existed gets a folder with a
+    README saying so, so the stage's output always exists."""
+    source, target = work_dir / CURVES_DIR / "plots" / "metrics", out_dir / CURVES_DIR
+    tmp = out_dir / f".{CURVES_DIR}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if source.is_dir():
+        shutil.copytree(source, tmp)
+    else:
+        tmp.mkdir(parents=True)
+        (tmp / "README.md").write_text(f"No training curves: {source} does not exist "
+                                       "(a run trained before the curves were written).\n")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.replace(target)
+
+
+def _write_diverged(summary: dict, out_dir: Path, work_dir: Path) -> dict:
     """A diverged run has NaN weights: its outputs record the divergence and nothing else (the
     tables show the cell as diverged)."""
     result = {"status": DIVERGED, "train_status": DIVERGED,
@@ -137,5 +161,6 @@ def _write_diverged(summary: dict, out_dir: Path) -> dict:
     provenance.atomic_write_text(out_dir / "plots" / "README.md",
                                  "No plots: pretraining diverged (see ../metrics.json).\n")
     provenance.atomic_write_json(out_dir / SPECTRA_FILE, {"status": "diverged"})
+    copy_curves(work_dir, out_dir)  # the curves up to the divergence
     provenance.atomic_write_json(out_dir / METRICS_FILE, _finite_or_none(result))
     return result

@@ -23,6 +23,9 @@ custom_hooks = [
     dict(type='TrainingRecordHook'),
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
     dict(type='RandomStateHook'),
+    # training curves (loss terms, lr, online k-NN, effective rank) as DVC plots in W/curves;
+    # named by its import path, so a dumped config rebuilds with no extra custom_imports
+    dict(type='ortho_suite.train.curves.TrainingCurvesHook'),
 ]
 
 # How a GPU executes the step; ortho_suite.train.compose.apply_speed turns these into mmengine settings.
