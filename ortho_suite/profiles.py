@@ -134,10 +134,34 @@ def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> di
     return {"name": name, **data}
 
 
+def eval_settings(path: Path, settings) -> dict:
+    """A profile's ``eval`` section with every field the evaluate stages' command uses:
+    ``protocol`` (the linear probe's, ortho_suite/probes.py) and ``probe_epochs`` (default: the
+    protocol's own length; a profile may shorten the probe, its schedule scaling along, and its
+    note must then say so)."""
+    from .probes import PROBE_PROTOCOLS  # torch: only when a params file is written
+
+    if not isinstance(settings, dict) or "protocol" not in settings:
+        raise UsageError(f"{path}: eval: expected a mapping with 'protocol'")
+    extra = sorted(set(settings) - {"protocol", "probe_epochs"})
+    if extra:
+        raise UsageError(f"{path}: eval: unknown field '{extra[0]}'; allowed: protocol, "
+                         "probe_epochs")
+    protocol = settings["protocol"]
+    if protocol not in PROBE_PROTOCOLS:
+        raise UsageError(f"{path}: eval.protocol: unknown probe protocol {protocol!r}; valid "
+                         f"protocols: {', '.join(PROBE_PROTOCOLS)}")
+    epochs = settings.get("probe_epochs", PROBE_PROTOCOLS[protocol].epochs)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise UsageError(f"{path}: eval.probe_epochs: expected a positive integer, got {epochs!r}")
+    return {"protocol": protocol, "probe_epochs": epochs}
+
+
 def params_of(profile: dict, launch: dict | None = None) -> dict:
     return {"profile": profile["name"], "profile_summary": profile["summary"],
             "profile_note": profile["note"], "comparable": profile["comparable"],
-            "eval": profile["eval"], "launch": dict(launch or DEFAULT_LAUNCH),
+            "eval": eval_settings(Path(f"{profile['name']}.yaml"), profile["eval"]),
+            "launch": dict(launch or DEFAULT_LAUNCH),
             "runs": profile_runs(profile)}
 
 

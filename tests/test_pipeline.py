@@ -158,7 +158,7 @@ STAGES = ("pretrain", "evaluate", "summarize", "tables", "directclr_toy", "or_pr
 
 def _command(name: str) -> list[str]:
     """The stage's `cmd` from dvc.yaml, interpolated as DVC would for DEPS_RUN."""
-    context = {"launch": {"prefix": "", "launcher": "none"}, "eval": {"protocol": "or"},
+    context = {"launch": {"prefix": "", "launcher": "none"}, "eval": {"protocol": "or", "probe_epochs": 1},
                "item": DEPS_RUN, "key": DEPS_RUN_ID, "profile": "smoke"}
 
     def value(match):
@@ -177,7 +177,7 @@ def stage_files(tmp_path_factory) -> dict[str, list[str]]:
     root = tmp_path_factory.mktemp("deps")
     (root / "benchmarks").symlink_to(REPO / "benchmarks")
     (root / "params.yaml").write_text(yaml.safe_dump({
-        "profile": "smoke", "profile_note": "deps test", "eval": {"protocol": "or"},
+        "profile": "smoke", "profile_note": "deps test", "eval": {"protocol": "or", "probe_epochs": 1},
         "runs": {DEPS_RUN_ID: DEPS_RUN}}))
     env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(REPO))
     found = {}
