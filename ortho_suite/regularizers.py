@@ -19,7 +19,7 @@ SRIP's estimator is biased low. The paper's two power-iteration products (the de
 ``power_iters=2``) give ||A A v|| / ||A v|| for a random normal v, which never exceeds sigma(A)
 and, on random (Kaiming-normal) ResNet weights, is 27-32% below it on average over starts
 (ratio to ``torch.linalg.matrix_norm(A, 2)``: 0.68-0.73 for 3x3 convolutions of 3-512 channels
-and a 1x1 shortcut, 0.46-0.87 over 20 starts; 10 products 0.92-0.96, 200 products 0.999-1.000;
+and a 1x1 shortcut, 0.46-0.87 over 20 starts; 10 products 0.92-0.96, 200 products 0.999-1.000 (means);
 measured, tests/test_srip_power_iters.py checks it). Summed over the 20 weights of the width-64
 CIFAR ResNet-18 at its initialisation the ratio is 0.82 with 2 products and 0.95 with 10
 (results/perf/srip_power_iters.json). The estimate also changes with the random start.
