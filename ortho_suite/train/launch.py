@@ -2,7 +2,9 @@
 (shims applied, the suite's modules, hooks and optimizers registered)."""
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 from pathlib import Path
 
 from mmengine.config import Config
@@ -69,10 +71,52 @@ def build_runner(cfg: Config, launcher: str = "none", resume_from: Path | None =
             run_cfg.sync_bn = None  # converted by the CPU wrapper instead (compat, shim 4)
         run_cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
         compat.init_cpu_process_group(launcher)
-    runner = Runner.from_cfg(run_cfg)
+    with console_filtered():
+        runner = Runner.from_cfg(run_cfg)
     if speed.get("compile"):
         # The backbone alone: compiling mmengine's whole train_step (cfg.compile) breaks the
         # graph at every hook, loss dict and optimizer call. nn.Module.compile keeps the
         # state-dict keys, so checkpoints are unchanged.
         getattr(runner.model, "module", runner.model).backbone.compile()
     return runner
+
+
+class ConsoleFilter(logging.Filter):
+    """What the terminal shows of mmengine's log: warnings and errors, the progress lines
+    (``Epoch(train) [e][i/n] ... eta``), the online monitor's line and the checkpoint saves.
+    mmengine's start-up dump (environment, config, hook order: about 320 lines) and everything
+    else go to the run's log file only (``W/<timestamp>/<timestamp>.log``)."""
+
+    KEEP = ("Epoch(train)", "monitor epoch", "Saving checkpoint")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.getMessage().startswith(self.KEEP)
+
+
+@contextlib.contextmanager
+def console_filtered():
+    """Give the console handler of every MMLogger created inside (the Runner's) a
+    :class:`ConsoleFilter`; its file handler keeps everything."""
+    from mmengine.logging import MMLogger
+
+    original = MMLogger.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        for handler in self.handlers:
+            if type(handler) is logging.StreamHandler:  # the console, not the FileHandler
+                handler.addFilter(ConsoleFilter())
+
+    MMLogger.__init__ = init
+    try:
+        yield
+    finally:
+        MMLogger.__init__ = original
+
+
+def log_file(runner) -> str | None:
+    """The run's mmengine log file (what the console does not show)."""
+    for handler in runner.logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None

@@ -47,6 +47,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
     from mmengine.dist import get_world_size, is_main_process
 
     from .hooks import OnlineMonitorHook, TrainingDiverged, TrainingRecordHook
+    from .online_probe import OnlineLinearProbeHook, summarize_history
 
     work_dir = Path(cfg.work_dir)
     if is_main_process():
@@ -76,6 +77,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
     wall = time.perf_counter() - start
 
     monitor = _hook(runner, OnlineMonitorHook, required=False)
+    online_probe = _hook(runner, OnlineLinearProbeHook, required=False)
     losses = [row["loss"] for row in record.records]
     penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
     world = get_world_size()
@@ -95,6 +97,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
         "reg_penalty_last": penalties[-1] if penalties else None,
         "train_log": record.records,
         "monitor": monitor.history if monitor is not None else [],
+        "online_linear": summarize_history(online_probe.history) if online_probe is not None else None,
         "wall_time_s": round(wall, 3),  # of this process's training (since the resume, if any)
         "config_sha256": config_hash(cfg),
         "git_commit": provenance.git_commit(),
@@ -136,12 +139,36 @@ def pretrain(spec: RunSpec, work_dir: str | Path, launcher: str = "none",
                 return {**read_summary(work_dir), "already_finished": True}
             with building("the mmengine Runner"):
                 runner = build_runner(cfg, launcher, plan.checkpoint)
+            print_header(runner, cfg, plan.checkpoint)
             return train(runner, cfg, plan.skipped)
     except WorkDirBusy:
         raise  # the work dir is another process's
     except UsageError:  # refused, or failed before its first step: leave the work dir as it was
         _remove_new(work_dir, before)
         raise
+
+
+def print_header(runner, cfg: Config, resume_from: Path | None = None) -> None:
+    """The terminal's few lines about the run (main process): run, method, backbone, data,
+    config hash, work dir and the log file that holds mmengine's full start-up dump."""
+    from mmengine.dist import is_main_process
+
+    from .launch import log_file
+
+    if not is_main_process():
+        return
+    o = cfg.ortho_suite
+    data = cfg.train_dataloader.dataset.get("indices")
+    lines = [
+        f"ortho-suite pretrain: run {Path(cfg.work_dir).name}"
+        + (f" (resuming from {Path(resume_from).name})" if resume_from else ""),
+        f"  method {o.method}, reg {o.get('reg')}, backbone {o.backbone}, data {o.dataset}"
+        + (f" (first {data} images)" if isinstance(data, int) else "")
+        + f", {cfg.train_cfg.max_epochs} epochs of batch {cfg.train_dataloader.batch_size}",
+        f"  config sha256 {config_hash(cfg)[:16]}, work dir {cfg.work_dir}",
+        f"  log (mmengine's environment, config and hooks) {log_file(runner)}",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def validate(spec: RunSpec, work_dir: Path, launcher: str = "none", data_root=None) -> Config:
