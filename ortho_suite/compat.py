@@ -353,3 +353,13 @@ def init_cpu_process_group(launcher: str) -> bool:
     dist.init_process_group("gloo", rank=int(os.environ["RANK"]),
                             world_size=int(os.environ["WORLD_SIZE"]))
     return True
+
+
+def build_param_schedulers(runner, optimizer, cfgs: list[dict]) -> list:
+    """``cfgs`` (mmengine param-scheduler configs) built for ``optimizer`` as the runner builds
+    its own (the train loop's end and epoch length for ``convert_to_iter_based``), through
+    mmengine 0.x's private ``Runner._build_param_scheduler`` (no public builder takes another
+    optimizer)."""
+    from mmengine.optim import OptimWrapper
+
+    return runner._build_param_scheduler(cfgs, OptimWrapper(optimizer))

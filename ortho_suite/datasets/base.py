@@ -47,3 +47,13 @@ class ArrayImageDataset(BaseDataset):
     def __len__(self) -> int:
         self.full_init()
         return len(self.labels)
+
+
+def dataset_labels(dataset: BaseDataset) -> np.ndarray:
+    """The class label of every sample of ``dataset``, in index order (int64): the label array of
+    an :class:`ArrayImageDataset`, the ``gt_label`` of every item of another mmengine dataset."""
+    dataset.full_init()
+    if isinstance(dataset, ArrayImageDataset):
+        return dataset.labels
+    return np.asarray([int(dataset.get_data_info(i)["gt_label"]) for i in range(len(dataset))],
+                      dtype=np.int64)

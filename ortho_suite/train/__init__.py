@@ -8,4 +8,4 @@ from ortho_suite import compat
 
 compat.apply()
 
-from . import hooks, loops, optimizers  # noqa: E402,F401  (registers them)
+from . import hooks, loops, online_probe, optimizers  # noqa: E402,F401  (registers them)

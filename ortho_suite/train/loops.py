@@ -10,7 +10,7 @@ DataLoader and its workers.
 
 The batches are those of the DataLoader bitwise: same sampler (its seed, ``set_epoch`` and thus
 resumption unchanged), same ``drop_last``, same ``{"inputs": [uint8 B x 3 x H x W],
-"data_samples": [...]}`` layout; even the one draw the DataLoader takes from the global random
+"data_samples": [...]}`` layout (plus the batch's dataset indices, ``SAMPLE_INDICES``); even the one draw the DataLoader takes from the global random
 generator when an epoch's iteration starts is taken, so the random stream that follows (the
 augmentation's on CPU) is the same (tests/test_loops.py).
 """
@@ -23,6 +23,10 @@ from mmselfsup.registry import LOOPS
 from mmselfsup.structures import SelfSupDataSample
 
 from ..datasets.base import ArrayImageDataset
+
+# The batch key holding the batch's dataset indices (a device tensor), read by the online linear
+# probe for the labels (ortho_suite/train/online_probe.py); the model reads only inputs and samples.
+SAMPLE_INDICES = "sample_indices"
 
 
 def _packs_only_the_image(dataset) -> bool:
@@ -78,7 +82,8 @@ class DeviceResidentBatches:
         for b in range(batches):
             index = order[b * size:(b + 1) * size]
             samples = self._samples if len(index) == size else self._samples[:len(index)]
-            yield {"inputs": [self.images.index_select(0, index)], "data_samples": samples}
+            yield {"inputs": [self.images.index_select(0, index)], "data_samples": samples,
+                   SAMPLE_INDICES: index}
 
 
 @LOOPS.register_module()

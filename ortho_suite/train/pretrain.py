@@ -47,6 +47,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
     from mmengine.dist import get_world_size, is_main_process
 
     from .hooks import OnlineMonitorHook, TrainingDiverged, TrainingRecordHook
+    from .online_probe import OnlineLinearProbeHook, summarize_history
 
     work_dir = Path(cfg.work_dir)
     if is_main_process():
@@ -76,6 +77,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
     wall = time.perf_counter() - start
 
     monitor = _hook(runner, OnlineMonitorHook, required=False)
+    online_probe = _hook(runner, OnlineLinearProbeHook, required=False)
     losses = [row["loss"] for row in record.records]
     penalties = [row["reg_penalty"] for row in record.records if "reg_penalty" in row]
     world = get_world_size()
@@ -95,6 +97,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
         "reg_penalty_last": penalties[-1] if penalties else None,
         "train_log": record.records,
         "monitor": monitor.history if monitor is not None else [],
+        "online_linear": summarize_history(online_probe.history) if online_probe is not None else None,
         "wall_time_s": round(wall, 3),  # of this process's training (since the resume, if any)
         "config_sha256": config_hash(cfg),
         "git_commit": provenance.git_commit(),

@@ -22,11 +22,18 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='TrainingRecordHook'),
     dict(type='OnlineMonitorHook', interval=1, train_samples=5000, test_samples=1000),
+    dict(type='OnlineLinearProbeHook'),  # reads online_probe below
     dict(type='RandomStateHook'),
     # training curves (loss terms, lr, online k-NN, effective rank) as DVC plots in W/curves;
     # named by its import path, so a dumped config rebuilds with no extra custom_imports
     dict(type='ortho_suite.train.curves.TrainingCurvesHook'),
 ]
+# solo-learn's online linear classifier (ortho_suite/train/online_probe.py): trained on the detached
+# backbone features of the training views with its own optimizer (the run's type, lr below, no
+# weight decay, the run's schedule), evaluated on the test split every eval_interval epochs and
+# after the last (test_samples: None = the whole split). lr: solo-learn's optimizer.classifier_lr,
+# 0.1 in most of its scripts; the recipes set their script's.
+online_probe = dict(enabled=True, lr=0.1, eval_interval=1, test_samples=None)
 
 # How a GPU executes the step; ortho_suite.train.compose.apply_speed turns these into mmengine settings.
 #   bf16: autocast the backbone to bfloat16 (AmpOptimWrapper, no loss scaling); projectors, losses
