@@ -300,6 +300,11 @@ def read_metrics(run_results: Path) -> dict | None:
 METRICS = {
     "linear_top1": ("linear_probe", "top1"),
     "linear_top5": ("linear_probe", "top5"),
+    # solo-learn's online probe, trained during pretraining: its last epoch (what solo-learn
+    # publishes) and its best epoch (each recorded with its epoch)
+    "online_linear_top1": ("online_linear", "last", "top1"),
+    "online_linear_top5": ("online_linear", "last", "top5"),
+    "online_linear_best_top1": ("online_linear", "best", "top1"),
     "knn200_cosine_top1": ("knn_cosine_k200_top1",),
     "knn5_euclidean_top1": ("knn_euclidean_k5_top1",),
     "repr_effective_rank": ("representation", "effective_rank"),

@@ -119,3 +119,14 @@ def test_a_resumed_run_gives_the_uninterrupted_probe_bitwise(tmp_path):
     assert resumed["online_linear"] == full["online_linear"]
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert summary["online_linear"]["last"]["epoch"] == 3
+
+
+@pytest.mark.parametrize("method,batch,expected", [("simclr", 512, 0.2), ("mocov3", 256, 0.3),
+                                                   ("wmse", 128, 0.0015)])
+def test_a_recipes_classifier_lr_is_scaled_with_the_global_batch_as_solo_learn_does(method, batch, expected):
+    # solo/args/pretrain.py scales lr and classifier_lr by the global batch / 256; the scripts'
+    # classifier_lr: simclr 0.1, mocov3 0.3, wmse 3e-3
+    spec = RunSpec(method, "resnet18_cifar", "cifar10", cfg_options=[f"train_dataloader.batch_size={batch}"])
+    assert compose.compose_config(spec, "/tmp/unused").online_probe.lr == pytest.approx(expected)
+    spec = RunSpec(method, "resnet18_cifar", "cifar10", cfg_options=["online_probe.lr=0.05"])
+    assert compose.compose_config(spec, "/tmp/unused").online_probe.lr == 0.05

@@ -115,6 +115,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
                      "representation_dim": int(train["representation"].shape[1])},
         **knn,
         "linear_probe": probe,
+        # the online linear probe of pretraining (ortho_suite/train/online_probe.py), as recorded
+        "online_linear": summary.get("online_linear"),
         "representation": scalars["representation"],
         "embedding": scalars.get("embedding"),
         "hidden": {k.split("/", 1)[1]: v for k, v in scalars.items() if k.startswith("hidden/")},

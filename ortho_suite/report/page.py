@@ -152,7 +152,7 @@ def _leaderboard(entries: list[dict], score: dict, run_link) -> list[str]:
         rows = [[*map(html.escape, leaderboard_cells(rank, e)),
                  ", ".join(run_link(r) for r in e["runs"])] for rank, e in enumerate(group, 1)]
         parts += [f"<h3>{html.escape(dataset)}, regularizer <code>{html.escape(reg)}</code></h3>",
-                  _table(LEADERBOARD_COLUMNS, rows, numeric=(0, 3, 4, 5, 6, 7, 8, 9))]
+                  _table(LEADERBOARD_COLUMNS, rows, numeric=(0, 3, 4, 5, 6, 7, 8, 9, 10))]
     rows = [[f'<a href="#table-{_attr(tid)}">{html.escape(tid)}</a>',
              *(str(s[k]) for k in SCORE_COLUMNS)] for tid, s in score["tables"].items()]
     parts += ['<h3 id="score">Reproduction score per table</h3>',

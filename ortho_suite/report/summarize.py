@@ -25,7 +25,8 @@ PRETRAIN_COLUMNS = [*RECORD_FIELDS, "epochs", "iterations", "loss_first", "loss_
                     "reg_penalty_first", "reg_penalty_last", "status", "wall_time_s",
                     "config_sha256"]
 # The evaluation's columns: column name -> metric (runs.METRICS).
-EVAL_COLUMNS = {"probe_top1": "linear_top1", "knn_top1": "knn200_cosine_top1",
+EVAL_COLUMNS = {"probe_top1": "linear_top1", "online_top1": "online_linear_top1",
+                "knn_top1": "knn200_cosine_top1",
                 "repr_effective_rank": "repr_effective_rank",
                 "repr_collapsed_dims": "repr_collapsed_dims",
                 "weights_mean_so": "weights_mean_so_penalty"}

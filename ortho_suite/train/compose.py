@@ -164,6 +164,12 @@ def _merge_recipe(cfg: Config, path: Path) -> None:
     cfg.custom_hooks = [*cfg.custom_hooks, *recipe.get("custom_hooks", [])]
 
 
+def _batch_scale(recipe, cfg: Config) -> float:
+    """The linear learning-rate scaling of a recipe: global batch / base_batch_size (1 without)."""
+    return (1.0 if recipe.base_batch_size is None
+            else cfg.train_dataloader.batch_size / recipe.base_batch_size)
+
+
 def _derive_learning_rates(cfg: Config, options: dict) -> None:
     """A recipe's learning rate at this run's global batch, and what follows from it (the
     ``optim_recipe`` section of ``configs/recipes/_base_/*.py``).
@@ -173,16 +179,15 @@ def _derive_learning_rates(cfg: Config, options: dict) -> None:
     used as it is. The warm-up's start factor is warmup_start_lr / lr (an absolute starting rate,
     as solo-learn's); mmengine's LinearLR cannot start from 0 (its chainable form divides by the
     start factor), so a warm-up from 0 starts at ``WARMUP_FROM_ZERO`` x lr. SimSiam's fixed
-    predictor rate is lr.
+    predictor rate is lr. The online linear probe's rate is classifier_lr scaled alike (solo-learn
+    scales both), where the recipe gives one and --cfg-options does not set online_probe.lr.
     """
     recipe = cfg.get("optim_recipe")
     if recipe is None:
         return
     optimizer = cfg.optim_wrapper.optimizer
     if "optim_wrapper.optimizer.lr" not in options:
-        scale = (1.0 if recipe.base_batch_size is None
-                 else cfg.train_dataloader.batch_size / recipe.base_batch_size)
-        optimizer.lr = recipe.base_lr * scale
+        optimizer.lr = recipe.base_lr * _batch_scale(recipe, cfg)
     lr = optimizer.lr
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
         raise UsageError(f"optim_wrapper.optimizer.lr must be a positive number, got {lr!r}")
@@ -192,6 +197,8 @@ def _derive_learning_rates(cfg: Config, options: dict) -> None:
     for hook in cfg.custom_hooks:
         if hook.type == "SimSiamHook":
             hook.lr = lr
+    if recipe.get("classifier_lr") is not None and "online_probe.lr" not in options:
+        cfg.online_probe.lr = recipe.classifier_lr * _batch_scale(recipe, cfg)
 
 
 def apply_speed(cfg: Config) -> None:

@@ -157,14 +157,16 @@ class OnlineLinearProbeHook(Hook):
         """The run's learning-rate schedulers for the head. solo-learn's warm-up starts every
         group at the same absolute rate (``optim_recipe.warmup_start_lr``): the head's warm-up
         start factor is that rate over the head's."""
+        from .compose import WARMUP_FROM_ZERO
+
         start_lr = (runner.cfg.get("optim_recipe") or {}).get("warmup_start_lr")
         cfgs = []
         for cfg in runner.cfg.param_scheduler or []:
             cfg = dict(cfg)
             if not cfg["type"].endswith("LR"):
                 continue
-            if cfg["type"] == "LinearLR" and start_lr:
-                cfg["start_factor"] = start_lr / self.settings["lr"]
+            if cfg["type"] == "LinearLR" and start_lr is not None:
+                cfg["start_factor"] = min(max(start_lr / self.settings["lr"], WARMUP_FROM_ZERO), 1.0)
             cfgs.append(cfg)
         return cfgs
 

@@ -190,10 +190,14 @@ def dry_build(cfg: Config, world: int, dataset) -> None:
     error."""
     from mmengine.dataset import default_collate
     from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
 
     with building("the model (model)"):
         model = build_model(cfg)
-    with building("the optimizer (optim_wrapper)"):
+    # In the run's scope, as the Runner builds it: the suite's optimizers (LARS) are registered in
+    # mmselfsup's registry only (a fresh process has no default scope before its Runner exists).
+    with building("the optimizer (optim_wrapper)"), \
+            DefaultScope.overwrite_default_scope(cfg.default_scope):
         build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     with building("the training data (train_dataloader)"):
         length = len(dataset)

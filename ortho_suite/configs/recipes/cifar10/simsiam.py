@@ -1,8 +1,8 @@
 # SimSiam on CIFAR-10 (recipes/cifar100/ and imagenet100/ inherit it), solo-learn's recipe:
 # scripts/pretrain/cifar/simsiam.yaml. SGD (momentum 0.9, weight decay on every parameter), lr 0.5
 # per 256 images, weight decay 1e-5, solo-learn's warm-up cosine schedule. The script's batch (256
-# on one GPU, devices: [0]) is set in the profiles' cfg_options; its classifier_lr is for
-# solo-learn's online linear classifier, which the suite does not train.
+# on one GPU, devices: [0]) is set in the profiles' cfg_options; its classifier_lr is
+# the online linear probe's (optim_recipe.classifier_lr; ortho_suite/train/online_probe.py).
 _base_ = ['../_base_/solo_warmup_cosine.py']
 
 optim_wrapper = dict(
@@ -25,5 +25,6 @@ custom_hooks = [  # added to the runtime's hooks by ortho_suite.train.compose
          lr=None,  # = optim_wrapper.optimizer.lr, set by ortho_suite.train.compose
          adjust_by_epoch=False),
 ]
-optim_recipe = dict(source='solo-learn scripts/pretrain/cifar/simsiam.yaml',
+optim_recipe = dict(classifier_lr=0.1,  # simsiam.yaml optimizer.classifier_lr
+                    source='solo-learn scripts/pretrain/cifar/simsiam.yaml',
                     base_lr=0.5)  # simsiam.yaml optimizer.lr

@@ -6,7 +6,7 @@
 # per step at lr 0.45 x 2048 / 256 = 3.6 (solo-learn multiplies lr, warmup_start_lr and min_lr by
 # the accumulation); the suite does not accumulate gradients, so a run gets lr 0.45 x its global
 # batch / 256 (the batch is set in the profiles' cfg_options) and warmup_start_lr 3e-5. Its
-# classifier_lr is for solo-learn's online linear classifier, which the suite does not train.
+# classifier_lr is the online linear probe's (optim_recipe.classifier_lr; ortho_suite/train/online_probe.py).
 _base_ = ['../_base_/solo_lars.py']
 
 optim_wrapper = dict(optimizer=dict(
@@ -14,5 +14,6 @@ optim_wrapper = dict(optimizer=dict(
     eta=0.001,  # byol.yaml optimizer.kwargs.eta
     clip_lr=False),  # byol.yaml optimizer.kwargs.clip_lr
 )
-optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet/byol.yaml',
+optim_recipe = dict(classifier_lr=0.2,  # byol.yaml optimizer.classifier_lr
+                    source='solo-learn scripts/pretrain/imagenet/byol.yaml',
                     base_lr=0.45)  # byol.yaml optimizer.lr

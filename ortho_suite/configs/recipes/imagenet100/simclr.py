@@ -2,9 +2,10 @@
 # 0.02, trust ratio clipped to the lr, biases and norm weights excluded), lr 0.3 per 256 images,
 # weight decay 1e-4, solo-learn's warm-up cosine schedule. The script's batch (128 per GPU on two
 # GPUs, devices: [0, 1], i.e. 256 in all) is set in the profiles' cfg_options; its classifier_lr is
-# for solo-learn's online linear classifier, which the suite does not train.
+# the online linear probe's (optim_recipe.classifier_lr; ortho_suite/train/online_probe.py).
 _base_ = ['../_base_/solo_lars.py']
 
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))  # simclr.yaml optimizer.weight_decay
-optim_recipe = dict(source='solo-learn scripts/pretrain/imagenet-100/simclr.yaml',
+optim_recipe = dict(classifier_lr=0.1,  # simclr.yaml optimizer.classifier_lr
+                    source='solo-learn scripts/pretrain/imagenet-100/simclr.yaml',
                     base_lr=0.3)  # simclr.yaml optimizer.lr
