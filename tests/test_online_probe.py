@@ -16,12 +16,12 @@ from ortho_suite.train.online_probe import (OnlineLinearProbeHook, summarize_his
 BATCH = 16
 
 
-def _config(work_dir, *options, method="simclr", epochs=2, samples=64):
+def _config(work_dir, *options, method="simclr", epochs=2, samples=64, monitor=False):
     return compose.compose_config(RunSpec(method, "resnet18_cifar", "synthetic", epochs=epochs, cfg_options=[
         "model.backbone.width=4", "model.neck.hid_channels=32", "model.neck.out_channels=16",
         f"train_dataloader.batch_size={BATCH}", f"train_dataloader.dataset.num_samples={samples}",
         "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
-        "custom_hooks.1.interval=0",  # no k-NN monitor: the probe alone
+        *([] if monitor else ["custom_hooks.1.interval=0"]),  # the k-NN monitor off: the probe alone
         *options]), work_dir)
 
 
@@ -50,13 +50,14 @@ def test_summary_names_last_and_best_epochs():
     assert summarize_history([]) is None
 
 
-@pytest.mark.parametrize("method", ["simclr", "byol"])
-def test_the_probe_leaves_the_backbones_training_bitwise_unchanged(tmp_path, method):
+@pytest.mark.parametrize("method,monitor", [("simclr", False), ("byol", False), ("simclr", True)])
+def test_the_probe_leaves_the_backbones_training_bitwise_unchanged(tmp_path, method, monitor):
     """SimCLR puts both views through the backbone interleaved in one batch, BYOL one view per
-    forward: the probe's labels must follow either layout, and neither run may change."""
-    with_probe, summary, probe = _train(tmp_path / "with", method=method)
+    forward: the probe's labels must follow either layout, and neither run may change (also with
+    the k-NN monitor, whose extraction draws from the global generator between epochs)."""
+    with_probe, summary, probe = _train(tmp_path / "with", method=method, monitor=monitor)
     without, summary_off, probe_off = _train(tmp_path / "without", "online_probe.enabled=False",
-                                             method=method)
+                                             method=method, monitor=monitor)
     assert probe.head is not None and probe_off.head is None
     assert summary["train_log"] == summary_off["train_log"]
     weights, old = with_probe.model.state_dict(), without.model.state_dict()

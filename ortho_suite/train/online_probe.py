@@ -137,9 +137,14 @@ class OnlineLinearProbeHook(Hook):
     def _build_head(self, runner, in_features: int) -> None:
         from ..compat import build_param_schedulers
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(runner.cfg.randomness.seed + HEAD_SEED_OFFSET)
-            head = torch.nn.Linear(in_features, self.num_classes)  # PyTorch's default init
+        # PyTorch's default initialisation of a Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the
+        # weight and the bias), drawn from the head's own generator: no global (CPU or CUDA) draw.
+        head = torch.nn.utils.skip_init(torch.nn.Linear, in_features, self.num_classes)
+        generator = torch.Generator().manual_seed(runner.cfg.randomness.seed + HEAD_SEED_OFFSET)
+        bound = in_features ** -0.5
+        with torch.no_grad():
+            for p in (head.weight, head.bias):
+                p.uniform_(-bound, bound, generator=generator)
         self.head = head.to(self.device)
         optimizer_cfg = dict(runner.cfg.optim_wrapper.optimizer)
         optimizer_type = optimizer_cfg.pop("type")
