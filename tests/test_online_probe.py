@@ -10,8 +10,8 @@ import torch
 from ortho_suite.runs import RunSpec
 from ortho_suite.train import compose, launch
 from ortho_suite.train import pretrain as training
-from ortho_suite.train.online_probe import (OnlineLinearProbeHook, summarize_history,
-                                            top_k_accuracy)
+from ortho_suite.probes import topk_accuracy
+from ortho_suite.train.online_probe import OnlineLinearProbeHook, summarize_history
 
 BATCH = 16
 
@@ -34,12 +34,12 @@ def _train(work_dir, *options, **kwargs):
     return runner, summary, probe
 
 
-def test_top_k_accuracy_counts_the_label_among_the_k_largest_logits():
+def test_top_k_accuracy_the_probe_reports_counts_the_label_among_the_k_largest_logits():
     logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.3], [0.2, 0.3, 0.5]])
-    labels = torch.tensor([1, 2, 0])
-    assert top_k_accuracy(logits, labels, 1) == pytest.approx(100 / 3)
-    assert top_k_accuracy(logits, labels, 2) == pytest.approx(200 / 3)  # row 1: 0.3 is 2nd
-    assert top_k_accuracy(logits, labels, 5) == 100.0  # k capped at the 3 classes
+    accuracy = topk_accuracy(logits, torch.tensor([1, 2, 0]), ks=(1, 2, 5))
+    assert accuracy["top1"] == pytest.approx(100 / 3)
+    assert accuracy["top2"] == pytest.approx(200 / 3)  # row 1: 0.3 is 2nd
+    assert accuracy["top5"] == 100.0  # k beyond the 3 classes counts every row
 
 
 def test_summary_names_last_and_best_epochs():

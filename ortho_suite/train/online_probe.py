@@ -50,13 +50,6 @@ from .loops import SAMPLE_INDICES, DeviceResidentBatches
 HEAD_SEED_OFFSET = 7919
 
 
-def top_k_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
-    """Percentage of rows whose label is among the ``k`` largest logits (k capped at the classes)."""
-    k = min(k, logits.shape[1])
-    hits = (logits.topk(k, dim=1).indices == labels.view(-1, 1)).any(dim=1)
-    return 100.0 * hits.float().mean().item()
-
-
 class _RecordingSampler:
     """Wraps a batch sampler's sampler and keeps the indices it hands out, in order: a DataLoader
     yields its batches in sampler order (workers included), so the oldest recorded indices are
@@ -282,6 +275,7 @@ class OnlineLinearProbeHook(Hook):
         """top-1 / top-5 of the head on the test split's representations (backbone in eval mode,
         the dataset's evaluation view), outside the global random stream."""
         from ..features import extract
+        from ..probes import topk_accuracy
 
         model = self._model(runner)
         was_training = model.training
@@ -292,10 +286,8 @@ class OnlineLinearProbeHook(Hook):
                                progress=False)
         finally:
             model.train(was_training)
-        logits = self.head(test["representation"].to(self.device))
-        labels = test["labels"].to(self.device)
-        return {"top1": top_k_accuracy(logits, labels, 1), "top5": top_k_accuracy(logits, labels, 5),
-                "test_images": len(labels)}
+        logits = self.head(test["representation"].to(self.device)).cpu()
+        return {**topk_accuracy(logits, test["labels"]), "test_images": len(test["labels"])}
 
     def after_train(self, runner) -> None:
         for handle in self._handles:
