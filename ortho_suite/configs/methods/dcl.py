@@ -6,21 +6,10 @@
 # no blur; nearest suite recipe: solo_cifar_symmetric_weak, which blurs) and SGD lr 0.06 x batch /
 # 128, momentum 0.9, wd 5e-4, cosine.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
-         '../_base_/models/encoder_regularized.py']
+         '../_base_/models/lightly_mlp2_projector.py']
 
 model = dict(
     algorithm='DCL',  # ortho_suite/models/lightly_algorithms.py
     temperature=0.1,  # DCLLoss() default
-    # SimCLRProjectionHead(512, 512, 128): Linear - BN - ReLU - Linear - BN, no biases
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.train.compose
-        hid_channels=512,
-        out_channels=128,
-        num_layers=2,
-        with_bias=False,
-        with_last_bn=True,
-        with_last_bias=False,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
+    neck=dict(hid_channels=512, out_channels=128),  # SimCLRProjectionHead(512, 512, 128)
 )

@@ -8,24 +8,13 @@
 # it with its SimCLR views (jitter strength 0.5, no blur; nearest suite recipe:
 # solo_cifar_symmetric_weak, which blurs) and SGD lr 0.06 x batch / 128, momentum 0.9, wd 5e-4, cosine.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
-         '../_base_/models/encoder_regularized.py']
+         '../_base_/models/lightly_mlp2_projector.py']
 
 model = dict(
     algorithm='NNCLR',  # ortho_suite/models/lightly_algorithms.py
     queue_size=4096,  # NNMemoryBankModule(size=4096); LightlySSL's batch-512 rows: 8192
     temperature=0.5,  # NTXentLoss() default
-    # LightlySSL's 2-layer CIFAR projector: Linear - BN - ReLU - Linear - BN, no biases
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,  # set from the backbone by ortho_suite.train.compose
-        hid_channels=2048,
-        out_channels=256,
-        num_layers=2,
-        with_bias=False,
-        with_last_bn=True,
-        with_last_bias=False,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
+    neck=dict(hid_channels=2048, out_channels=256),  # SimCLRProjectionHead(512, 2048, 256)
     head=dict(
         type='LatentPredictHead',  # holds the predictor; NNCLR scores with losses.nnclr_loss
         loss=dict(type='CosineSimilarityLoss', shift_factor=1.0, scale_factor=1.0),  # unused
