@@ -82,6 +82,19 @@ def _add_evaluate(sub) -> None:
                         "(augmented, ImageNet datasets)")
     p.add_argument("--probe-epochs", type=int, default=None,
                    help="shorten the probe (its schedule scales along); default: the protocol's")
+    for split in ("train", "test"):
+        p.add_argument(f"--{split}-images", type=_image_count, default=None, metavar="N|all",
+                       help=f"the first N images of the {split} split for the frozen features "
+                            "(k-NN, probe, spectra); default: all")
+
+
+def _image_count(text: str) -> int | None:
+    from .profiles import image_count
+
+    try:
+        return image_count(text)
+    except UsageError as error:  # argparse names the option
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_compare(sub) -> None:
@@ -252,7 +265,8 @@ def _cmd_summarize(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .evaluate.evaluate import evaluate_run
 
-    result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs)
+    result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs,
+                          args.train_images, args.test_images)
     if result["status"] == "diverged":
         print(f"{PROG}: not evaluated: pretraining diverged at iteration "
               f"{result['diverged_at_iteration']}; recorded in the metrics")

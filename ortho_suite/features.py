@@ -1,6 +1,6 @@
 """Frozen features of a run's model: extraction, and the cache keyed by the checkpoint.
 
-Used by the evaluation (all of both splits, cached) and by the online monitor during training
+Used by the evaluation (both splits, all of them unless a profile takes fewer; cached) and by the online monitor during training
 (a few thousand images every epoch, never cached).
 """
 from __future__ import annotations
@@ -66,20 +66,23 @@ def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
 
 
 def cached_features(model, cfg, checkpoint: Path, cache_dir: Path, device,
-                    batch_size: int = 512) -> dict:
+                    batch_size: int = 512, train_images: int | None = None,
+                    test_images: int | None = None) -> dict:
     """Train and test features of ``model`` (the test split with the spectral batch), from
-    ``cache_dir/features.pt`` when it was extracted from the same checkpoint (by MD5)."""
+    ``cache_dir/features.pt`` when it was extracted from the same checkpoint (by MD5) and the
+    same images. ``train_images``/``test_images`` take the first N images of a split (None: all)."""
     key = provenance.file_md5(checkpoint)
+    images = {"train": train_images, "test": test_images}
     path = cache_dir / FEATURES_FILE
     if path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=False)
-        if cached.get("checkpoint_md5") == key:
+        if cached.get("checkpoint_md5") == key and cached.get("images") == images:
             return cached
-    train = extract(model, feature_dataset(cfg, cfg.feature_data.train_split), batch_size,
-                    device, "features train")
-    test = extract(model, feature_dataset(cfg, cfg.feature_data.test_split), batch_size, device,
-                   "features test", spectral=SPECTRAL_BATCH)
-    features = {"checkpoint_md5": key, "train": train, "test": test}
+    train = extract(model, feature_dataset(cfg, cfg.feature_data.train_split, train_images),
+                    batch_size, device, "features train")
+    test = extract(model, feature_dataset(cfg, cfg.feature_data.test_split, test_images),
+                   batch_size, device, "features test", spectral=SPECTRAL_BATCH)
+    features = {"checkpoint_md5": key, "images": images, "train": train, "test": test}
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache_dir / f".{FEATURES_FILE}.tmp"
     torch.save(features, tmp)

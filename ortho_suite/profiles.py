@@ -134,19 +134,36 @@ def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> di
     return {"name": name, **data}
 
 
+# The images of a split the evaluation's frozen features use: all of them, or the first N.
+ALL_IMAGES = "all"
+EVAL_FIELDS = ("protocol", "probe_epochs", "train_images", "test_images")
+
+
+def image_count(value) -> int | None:
+    """``'all'`` -> None, a positive integer (or its text) -> that integer; else a UsageError."""
+    if value == ALL_IMAGES:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"expected a positive number of images or '{ALL_IMAGES}', got {value!r}")
+    return value
+
+
 def eval_settings(path: Path, settings) -> dict:
     """A profile's ``eval`` section with every field the evaluate stages' command uses:
-    ``protocol`` (the linear probe's, ortho_suite/probes.py) and ``probe_epochs`` (default: the
+    ``protocol`` (the linear probe's, ortho_suite/probes.py), ``probe_epochs`` (default: the
     protocol's own length; a profile may shorten the probe, its schedule scaling along, and its
-    note must then say so)."""
+    note must then say so) and ``train_images``/``test_images`` (default: all; a profile may take
+    the first N images of a split, and its note must then say so)."""
     from .probes import PROBE_PROTOCOLS  # torch: only when a params file is written
 
     if not isinstance(settings, dict) or "protocol" not in settings:
         raise UsageError(f"{path}: eval: expected a mapping with 'protocol'")
-    extra = sorted(set(settings) - {"protocol", "probe_epochs"})
+    extra = sorted(set(settings) - set(EVAL_FIELDS))
     if extra:
-        raise UsageError(f"{path}: eval: unknown field '{extra[0]}'; allowed: protocol, "
-                         "probe_epochs")
+        raise UsageError(f"{path}: eval: unknown field '{extra[0]}'; allowed: "
+                         f"{', '.join(EVAL_FIELDS)}")
     protocol = settings["protocol"]
     if protocol not in PROBE_PROTOCOLS:
         raise UsageError(f"{path}: eval.protocol: unknown probe protocol {protocol!r}; valid "
@@ -154,7 +171,15 @@ def eval_settings(path: Path, settings) -> dict:
     epochs = settings.get("probe_epochs", PROBE_PROTOCOLS[protocol].epochs)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UsageError(f"{path}: eval.probe_epochs: expected a positive integer, got {epochs!r}")
-    return {"protocol": protocol, "probe_epochs": epochs}
+    out = {"protocol": protocol, "probe_epochs": epochs}
+    for field in ("train_images", "test_images"):
+        value = settings.get(field, ALL_IMAGES)
+        try:
+            image_count(value)
+        except UsageError as error:
+            raise UsageError(f"{path}: eval.{field}: {error}") from None
+        out[field] = value
+    return out
 
 
 def params_of(profile: dict, launch: dict | None = None) -> dict:

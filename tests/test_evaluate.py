@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from PIL import Image
 
 from ortho_suite import build, features, runs
 from ortho_suite.cli import main
+from ortho_suite.errors import UsageError
 from ortho_suite.evaluate.evaluate import evaluate_run
 from ortho_suite.report.overlays import compare_spectra
 from ortho_suite.runs import RunSpec
@@ -66,6 +68,29 @@ def test_features_are_extracted_once_and_reused(trained_runs, tmp_path, monkeypa
     monkeypatch.setattr(features, "extract", lambda *a, **k: calls.append(1))
     evaluate_run(trained_runs["none"], tmp_path / "b", cache_dir=tmp_path / "cache", probe_epochs=1)
     assert calls == [], "the cached features must be read, not extracted again"
+
+
+def test_image_limits_take_the_first_images_and_key_the_feature_cache(trained_runs, tmp_path):
+    cache = tmp_path / "cache"
+    full = evaluate_run(trained_runs["none"], tmp_path / "full", cache_dir=cache, probe_epochs=1)
+    whole = torch.load(cache / runs.FEATURES_FILE, weights_only=False)
+    part = evaluate_run(trained_runs["none"], tmp_path / "part", cache_dir=cache, probe_epochs=1,
+                        train_images=40, test_images=30)
+    assert (full["features"]["train"], full["features"]["test"]) == (96, 96)
+    assert (part["features"]["train"], part["features"]["test"]) == (40, 30)
+    assert part["features"]["spectral_batch"] == 30
+    cached = torch.load(cache / runs.FEATURES_FILE, weights_only=False)
+    assert cached["images"] == {"train": 40, "test": 30}
+    # the first N images of each split, in order: the same rows as in the full extraction
+    for split, n in (("train", 40), ("test", 30)):
+        assert torch.equal(cached[split]["representation"], whole[split]["representation"][:n])
+        assert torch.equal(cached[split]["labels"], whole[split]["labels"][:n])
+    # back to the whole splits: the limited cache is not taken for them
+    again = evaluate_run(trained_runs["none"], tmp_path / "again", cache_dir=cache, probe_epochs=1)
+    assert (again["features"]["train"], again["features"]["test"]) == (96, 96)
+    assert again["knn_cosine_k200_top1"] == full["knn_cosine_k200_top1"]
+    with pytest.raises(UsageError, match="--test-images must be >= 1"):
+        evaluate_run(trained_runs["none"], tmp_path / "bad", test_images=0)
 
 
 def test_regularized_run_has_more_orthogonal_weights(trained_runs, tmp_path):

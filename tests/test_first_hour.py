@@ -34,10 +34,14 @@ def test_the_terminal_shows_a_header_and_progress_and_the_log_file_the_dump(tmp_
 
 def test_probe_epochs_default_to_the_protocols_and_bad_values_exit_2():
     path = Path("p.yaml")
-    assert eval_settings(path, {"protocol": "or"}) == {"protocol": "or", "probe_epochs": 100}
+    assert eval_settings(path, {"protocol": "or"}) == {
+        "protocol": "or", "probe_epochs": 100, "train_images": "all", "test_images": "all"}
     assert eval_settings(path, {"protocol": "or", "probe_epochs": 10})["probe_epochs"] == 10
+    assert eval_settings(path, {"protocol": "or", "train_images": 500})["train_images"] == 500
     for bad in ({"protocol": "or", "probe_epochs": 0}, {"protocol": "or", "probe_epochs": True},
                 {"protocol": "or", "probe_epochs": "10"}, {"protocol": "nosuch"},
-                {"protocol": "or", "epochs": 3}, {"probe_epochs": 3}, ["or"]):
+                {"protocol": "or", "epochs": 3}, {"probe_epochs": 3}, ["or"],
+                {"protocol": "or", "train_images": 0}, {"protocol": "or", "test_images": "some"},
+                {"protocol": "or", "test_images": 2.5}, {"protocol": "or", "train_images": True}):
         with pytest.raises(UsageError, match="p.yaml: eval"):
             eval_settings(path, bad)

@@ -152,13 +152,14 @@ SHRINK_ITERNORM = (
     "import ortho_suite.experiments.iternorm_mapping as m; m.TRAINING_ITERS = (4,); "
     "m.TRAINING_EPOCHS = 1; m.PROBE_IMAGES = 64; m.TRAINING_OPTIONS = [o.replace('=2048', '=256') "
     "for o in m.TRAINING_OPTIONS]")
+EVAL = {"protocol": "or", "probe_epochs": 1, "train_images": 48, "test_images": "all"}
 STAGES = ("pretrain", "evaluate", "summarize", "tables", "directclr_toy", "or_proposition1",
           "iternorm_mapping")
 
 
 def _command(name: str) -> list[str]:
     """The stage's `cmd` from dvc.yaml, interpolated as DVC would for DEPS_RUN."""
-    context = {"launch": {"prefix": "", "launcher": "none"}, "eval": {"protocol": "or", "probe_epochs": 1},
+    context = {"launch": {"prefix": "", "launcher": "none"}, "eval": EVAL,
                "item": DEPS_RUN, "key": DEPS_RUN_ID, "profile": "smoke"}
 
     def value(match):
@@ -177,7 +178,7 @@ def stage_files(tmp_path_factory) -> dict[str, list[str]]:
     root = tmp_path_factory.mktemp("deps")
     (root / "benchmarks").symlink_to(REPO / "benchmarks")
     (root / "params.yaml").write_text(yaml.safe_dump({
-        "profile": "smoke", "profile_note": "deps test", "eval": {"protocol": "or", "probe_epochs": 1},
+        "profile": "smoke", "profile_note": "deps test", "eval": EVAL,
         "runs": {DEPS_RUN_ID: DEPS_RUN}}))
     env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(REPO))
     found = {}

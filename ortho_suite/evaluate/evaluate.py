@@ -58,13 +58,25 @@ def _finite_or_none(value):
 
 
 def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
-                 protocol: str = "or", probe_epochs: int | None = None) -> dict:
-    """Evaluate a finished run; write metrics.json, spectra.json and plots; return the metrics."""
+                 protocol: str = "or", probe_epochs: int | None = None,
+                 train_images: int | None = None, test_images: int | None = None) -> dict:
+    """Evaluate a finished run; write metrics.json, spectra.json and plots; return the metrics.
+
+    ``train_images``/``test_images``: the first N images of each split for the frozen features
+    (k-NN, the linear probe on cached features, the spectra); None: the whole split."""
     if protocol not in probes.PROBE_PROTOCOLS:
         raise UsageError(f"unknown probe protocol {protocol!r}; valid protocols: "
                          f"{', '.join(probes.PROBE_PROTOCOLS)}")
     if probe_epochs is not None and probe_epochs < 1:
         raise UsageError(f"--probe-epochs must be >= 1, got {probe_epochs}")
+    for flag, count in (("--train-images", train_images), ("--test-images", test_images)):
+        if count is not None and count < 1:
+            raise UsageError(f"{flag} must be >= 1 or 'all', got {count}")
+    recipe = probes.PROBE_PROTOCOLS[protocol]
+    if recipe.augmented and train_images is not None:
+        # that probe trains on augmented views of the whole split, not on the cached features
+        raise UsageError(f"probe protocol {protocol!r} trains on the whole training split; "
+                         "drop --train-images or use a cached-feature protocol (or, intl_cifar)")
     work_dir = Path(work_dir)
     check_not_busy(work_dir)  # a run in progress is read by no one
     cfg, summary, checkpoint = load_finished_run(work_dir)
@@ -72,7 +84,6 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     if checkpoint is None:
         return _write_diverged(summary, out_dir, work_dir)
     cache_dir = Path(cache_dir) if cache_dir else out_dir
-    recipe = probes.PROBE_PROTOCOLS[protocol]
     if recipe.augmented and "CenterCrop" not in {t["type"] for t in cfg.feature_data.pipeline}:
         raise UsageError(f"probe protocol {protocol!r} needs a dataset with an ImageNet-style "
                          f"evaluation view (center crop); use 'or' or 'intl_cifar' for "
@@ -81,7 +92,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
     model = load_frozen_model(cfg, checkpoint, device)
-    feats = cached_features(model, cfg, checkpoint, cache_dir, device)
+    feats = cached_features(model, cfg, checkpoint, cache_dir, device,
+                            train_images=train_images, test_images=test_images)
     train, test = feats["train"], feats["test"]
 
     knn = {

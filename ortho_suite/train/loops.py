@@ -16,6 +16,7 @@ augmentation's on CPU) is the same (tests/test_loops.py).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from mmengine.dataset import default_collate
 from mmengine.runner import EpochBasedTrainLoop
@@ -64,8 +65,10 @@ class DeviceResidentBatches:
         self._draws_every_epoch = not (loader.persistent_workers and loader.num_workers > 0)
         self._drawn = False
         self.dataset.full_init()
-        # [N, H, W, 3] -> [N, 3, H, W], as PackSelfSupInputs lays out each image.
-        self.images = torch.from_numpy(self.dataset.images).permute(0, 3, 1, 2).contiguous().to(device)
+        # [N, H, W, 3] -> [N, 3, H, W], as PackSelfSupInputs lays out each image (a copy: the
+        # dataset's arrays may be read-only, shared in the process)
+        self.images = torch.from_numpy(
+            np.ascontiguousarray(self.dataset.images.transpose(0, 3, 1, 2))).to(device)
         self.device = device
         # No SSL loss reads the (empty) data samples; one list is made and handed to every step.
         self._samples = [SelfSupDataSample() for _ in range(self.batch_size)]
