@@ -121,6 +121,19 @@ DATASETS = {
               default_aug="byol_imagenet"),
         Entry("imagenet", "ImageNet-1k from its class-folder tree", "Russakovsky et al. 2015",
               "datasets/imagenet.py", image_size=224, default_aug="byol_imagenet"),
+        # The transfer datasets of OR Table 6 (ortho_suite/datasets/transfer.py), official formats
+        Entry("food101", "Food-101, 75,750/25,250, 101 classes, meta/*.txt lists (transfer)",
+              "Bossard et al., ECCV 2014", "datasets/food101.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("flowers102", "Flowers-102, 1,020/1,020/6,149, 102 classes, setid.mat (transfer)",
+              "Nilsback, Zisserman, ICVGIP 2008", "datasets/flowers102.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("dtd", "DTD, 47 texture classes, labels/*1.txt (fold 1; transfer)",
+              "Cimpoi et al., CVPR 2014", "datasets/dtd.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("gtsrb", "GTSRB Final release, 39,209/12,630, 43 classes, GT-*.csv (transfer)",
+              "Stallkamp et al., IJCNN 2011", "datasets/gtsrb.py", image_size=224,
+              default_aug="byol_imagenet"),
         Entry("synthetic", "generated in-memory images, 10 classes, 32x32 (tests only)",
               "ortho-suite", "datasets/synthetic.py", image_size=32, default_aug="solo_cifar_symmetric"),
     ]
@@ -177,8 +190,6 @@ PLANNED = {
     "methods": {},
     "backbones": {},
     "datasets": {
-        "food101": "Food-101 (transfer)", "flowers102": "Flowers-102 (transfer)",
-        "dtd": "DTD (transfer)", "gtsrb": "GTSRB (transfer)",
         "voc0712": "PASCAL VOC 07+12 detection", "coco": "COCO detection/segmentation",
     },
 }
@@ -192,7 +203,20 @@ LAUNCHERS = ("none", "pytorch", "slurm")
 # Which optimizer and learning-rate schedule `ortho-suite pretrain` uses: "paper", the recipe of
 # the papers' code for the dataset and method (configs/recipes/<dataset>/<method>.py) where there
 # is one, else the suite's default (configs/_base_/schedules/sgd_cosine.py); "default" always.
-RECIPE_CHOICES = ("paper", "default")
+# "lightly": LightlySSL's CIFAR-10 benchmark (configs/recipes/lightly/<dataset>/<method>.py), the
+# recipe of the lightly_b512 variant's runs (VARIANT_RECIPES).
+RECIPE_CHOICES = ("paper", "default", "lightly")
+
+# Table-cell variants (RunSpec.variant) that come with their own training protocol: variant -> the
+# recipe (RECIPE_CHOICES) its runs train with. A profile run naming one of these variants trains
+# with that recipe unless it names another (runs.spec_from_params).
+LIGHTLY_CIFAR10_VARIANT = "lightly_b512"
+VARIANT_RECIPES = {
+    # LightlySSL's CIFAR-10 benchmark at batch 512 (docs/source/getting_started/benchmarks.rst,
+    # benchmarks/cifar10_benchmark.py): its optimizers and schedules, the k-NN monitor on the full
+    # splits every epoch, the best k-NN accuracy over epochs reported (OR Table 4's framework)
+    LIGHTLY_CIFAR10_VARIANT: "lightly",
+}
 
 CATALOG = {
     "methods": METHODS,
@@ -222,10 +246,15 @@ def known_or_planned(kind: str, name: str) -> None:
     raise unknown_name(_SINGULAR[kind], name, [*CATALOG[kind], *PLANNED.get(kind, {})])
 
 
-def recipe_path(dataset: str, method: str) -> Path | None:
-    """The paper recipe of ``method`` on ``dataset`` (configs/recipes/<dataset>/<method>.py: the
-    optimizer and learning-rate schedule of the papers' code), or None where there is none."""
-    path = CONFIGS_DIR / "recipes" / dataset / f"{method}.py"
+def recipe_path(dataset: str, method: str, recipe: str = "paper") -> Path | None:
+    """The recipe ``recipe`` (RECIPE_CHOICES) of ``method`` on ``dataset``, or None where there
+    is none: "paper", configs/recipes/<dataset>/<method>.py (the optimizer and learning-rate
+    schedule of the papers' code); "lightly", configs/recipes/lightly/<dataset>/<method>.py
+    (LightlySSL's benchmark); "default" never has one (the suite's SGD + cosine)."""
+    if recipe == "default":
+        return None
+    folder = CONFIGS_DIR / "recipes" / ("lightly" if recipe == "lightly" else "")
+    path = folder / dataset / f"{method}.py"
     return path if path.is_file() else None
 
 

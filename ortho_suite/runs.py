@@ -59,6 +59,7 @@ class RunSpec:
 
 
 DEFAULT_VARIANT = RunSpec.__dataclass_fields__["variant"].default
+DEFAULT_RECIPE = RunSpec.__dataclass_fields__["recipe"].default
 # What a run's record (summary.json, metrics.json) names, in this order.
 RECORD_FIELDS = ("method", "reg", "backbone", "dataset", "aug", "seed")
 # What a run of params.yaml or of a profile must give (``variant`` is optional there).
@@ -93,10 +94,16 @@ def spec_from_params(path: Path, run_id: str, run) -> RunSpec:
     if not isinstance(options, str) and options is not None:
         raise UsageError(f"{path}: runs.{run_id}.cfg_options: expected one string of "
                          f"key=value entries separated by spaces, got {options!r}")
+    variant = run.get("variant", DEFAULT_VARIANT)
+    # A variant with its own protocol (catalog.VARIANT_RECIPES) trains with its recipe.
+    recipe = run.get("recipe", catalog.VARIANT_RECIPES.get(variant, DEFAULT_RECIPE))
+    if recipe not in catalog.RECIPE_CHOICES:
+        raise UsageError(f"{path}: runs.{run_id}.recipe: unknown recipe {recipe!r}; valid: "
+                         f"{', '.join(catalog.RECIPE_CHOICES)}")
     return RunSpec(method=run["method"], backbone=run["backbone"], dataset=run["dataset"],
                    reg=run["reg"], aug=run["aug"], seed=run["seed"], epochs=run["epochs"],
                    cfg_options=tuple(str(options).split()) if options else (),
-                   variant=run.get("variant", DEFAULT_VARIANT))
+                   recipe=recipe, variant=variant)
 
 
 # ---------------------------------------------------------------------------- the run folder
@@ -306,6 +313,12 @@ METRICS = {
     "online_linear_top5": ("online_linear", "last", "top5"),
     "online_linear_best_top1": ("online_linear", "best", "top1"),
     "knn200_cosine_top1": ("knn_cosine_k200_top1",),
+    # the online k-NN monitor of pretraining (OnlineMonitorHook: cosine, k 200, T 0.1, on the
+    # splits its config names; the full ones in LightlySSL's protocol), as summary.json's
+    # monitor_knn records it: the last monitored epoch, and the best over epochs (what
+    # LightlySSL's CIFAR-10 benchmark reports)
+    "monitor_knn_top1": ("monitor_knn", "last", "knn_top1"),
+    "monitor_knn_best_top1": ("monitor_knn", "best", "knn_top1"),
     "knn5_euclidean_top1": ("knn_euclidean_k5_top1",),
     "repr_effective_rank": ("representation", "effective_rank"),
     "repr_dims": ("representation", "dims"),

@@ -175,7 +175,7 @@ def evaluate_table(table: Table, runs: list[RunRecord], profile: str) -> dict:
                 "paired": rep, "unpaired": paired["unpaired"], "verdict": verdict,
                 "runs": {"baseline": [r.id for r in base], "treatment": [r.id for r in treat]},
                 "reason": _not_run_reason(missing, claim.metric, profile)
-                if verdict == NOT_RUN else None})
+                if verdict == NOT_RUN and not (base and treat) else None})
     counts: dict[str, int] = {}
     for item in [*cells, *claims]:
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1

@@ -42,6 +42,7 @@ PROBES = ("online", "offline", "knn", "unknown")
 # metrics have no probe.
 REPRODUCED_PROBE = {"linear_top1": "offline", "linear_top5": "offline",
                     "knn200_cosine_top1": "knn", "knn5_euclidean_top1": "knn",
+                    "monitor_knn_top1": "knn", "monitor_knn_best_top1": "knn",
                     "online_linear_top1": "online", "online_linear_top5": "online",
                     "online_linear_best_top1": "online"}
 

@@ -156,12 +156,16 @@ def _derive_dependent_fields(cfg: Config) -> None:
 
 def _merge_recipe(cfg: Config, path: Path) -> None:
     """A paper recipe replaces the method's optimizer and schedule, whole (merging would leave
-    SGD's momentum in an Adam recipe), and adds its hooks to the runtime's."""
+    SGD's momentum in an Adam recipe), and adds its hooks to the runtime's; a recipe hook of a
+    type the runtime already has replaces that one in its place (e.g. LightlySSL's k-NN monitor
+    on the full splits for the runtime's OnlineMonitorHook)."""
     recipe = Config.fromfile(str(path))
     cfg.optim_wrapper = recipe.optim_wrapper
     cfg.param_scheduler = recipe.param_scheduler
     cfg.optim_recipe = recipe.optim_recipe
-    cfg.custom_hooks = [*cfg.custom_hooks, *recipe.get("custom_hooks", [])]
+    added = {hook.type: hook for hook in recipe.get("custom_hooks", [])}
+    hooks = [added.pop(hook.type, hook) for hook in cfg.custom_hooks]
+    cfg.custom_hooks = [*hooks, *added.values()]
 
 
 def _batch_scale(recipe, cfg: Config) -> float:
@@ -256,7 +260,8 @@ def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = 
         cfg.train_cfg.max_epochs = epochs
     if data_root is not None:
         cfg.train_dataloader.dataset.data_root = str(data_root)
-    recipe_file = catalog.recipe_path(dataset, method) if recipe == "paper" else None
+    recipe_file = (catalog.recipe_path(dataset, method) if recipe == "paper" else
+                   catalog.recipe_path(dataset, method, recipe))  # None for "default"
     if recipe_file is not None:
         _merge_recipe(cfg, recipe_file)
     # The run's record (RECORD_FIELDS, the augmentation resolved) and the recipe file used.

@@ -163,16 +163,28 @@ class RandomStateHook(Hook):
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
 
+def summarize_monitor(history: list[dict]) -> dict | None:
+    """The online k-NN monitor's record for ``summary.json``: the ``last`` monitored epoch and
+    the ``best`` (highest k-NN top-1; the earliest of equal ones), each naming its epoch, or None
+    without a monitored epoch. ``best`` is what LightlySSL's CIFAR-10 benchmark reports
+    (BenchmarkModule.max_accuracy: "the max accuracy over all epochs", benchmarks.rst)."""
+    if not history:
+        return None
+    best = max(history, key=lambda row: (row["knn_top1"], -row["epoch"]))
+    return {"last": dict(history[-1]), "best": dict(best)}
+
+
 @HOOKS.register_module()
 class OnlineMonitorHook(Hook):
     """Collapse and accuracy monitoring during pretraining, as solo-learn's online k-NN does.
 
     Every ``interval`` epochs the frozen encoder embeds the first ``train_samples`` training
     images and the first ``test_samples`` test images (un-augmented, the dataset's evaluation
-    view); the weighted cosine k-NN top-1 (k = 200, T = 0.1) of the test images and the RankMe
-    effective rank of their representations are logged (``monitor_knn_top1``,
-    ``monitor_effective_rank``) and kept in ``history`` for the run summary. ``interval=0``
-    disables it. Runs on the main process only.
+    view; None: the whole split, as LightlySSL's BenchmarkModule does every epoch); the weighted
+    cosine k-NN top-1 (k = 200, T = 0.1) of the test images and the RankMe effective rank of
+    their representations are logged (``monitor_knn_top1``, ``monitor_effective_rank``) and kept
+    in ``history`` for the run summary (:func:`summarize_monitor`: the last and the best epoch).
+    ``interval=0`` disables it. Runs on the main process only.
     """
 
     priority = "LOW"

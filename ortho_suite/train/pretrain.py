@@ -46,7 +46,7 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
     """
     from mmengine.dist import get_world_size, is_main_process
 
-    from .hooks import OnlineMonitorHook, TrainingDiverged, TrainingRecordHook
+    from .hooks import OnlineMonitorHook, TrainingDiverged, TrainingRecordHook, summarize_monitor
     from .online_probe import OnlineLinearProbeHook, summarize_history
 
     work_dir = Path(cfg.work_dir)
@@ -97,6 +97,8 @@ def train(runner, cfg: Config, skipped_checkpoints: tuple[str, ...] = ()) -> dic
         "reg_penalty_last": penalties[-1] if penalties else None,
         "train_log": record.records,
         "monitor": monitor.history if monitor is not None else [],
+        # the monitor's last and best epoch (runs.METRICS monitor_knn_top1 / _best_top1)
+        "monitor_knn": summarize_monitor(monitor.history) if monitor is not None else None,
         "online_linear": summarize_history(online_probe.history) if online_probe is not None else None,
         "wall_time_s": round(wall, 3),  # of this process's training (since the resume, if any)
         "config_sha256": config_hash(cfg),

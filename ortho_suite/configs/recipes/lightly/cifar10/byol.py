@@ -1,0 +1,7 @@
+# BYOLModel of LightlySSL's CIFAR-10 benchmark (lightly-ai/lightly@e8d317fc
+# docs/source/getting_started/benchmarks/cifar10_benchmark.py, configure_optimizers l. 581-594): SGD
+# lr 6e-2 x batch / 128, momentum 0.9, weight decay 5e-4, cosine over the epochs, on the backbone,
+# projection and prediction heads (the momentum copies have no gradient here either).
+_base_ = ['../_base_/sgd_cosine.py']
+
+optim_recipe = dict(source='lightly@e8d317fc cifar10_benchmark.py BYOLModel (l. 581-594)')
