@@ -1,6 +1,6 @@
 # The README's two commands. Each bootstraps uv when it is not on PATH (into .tools/, nothing
 # global), syncs the environment pinned by uv.lock, then runs.
-#   make repro   run the DVC pipeline (dvc repro) of the profile set in params.yaml
+#   make repro   run the DVC pipeline of the profile set in params.yaml (JOBS stages at once)
 #   make test    run the test suite
 SHELL := /bin/bash
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -16,7 +16,7 @@ $(CURDIR)/.tools/bin/uv:
 	$(CURDIR)/.tools/bin/python -m pip install --quiet "uv>=0.9"
 
 env: $(UV)
-	$(UV) sync --locked --extra test
+	$(UV) sync --locked --extra test --compile-bytecode
 
 # Fashion-MNIST, the smoke profile's real data, from Debian's package (needs root and apt).
 data:
@@ -33,8 +33,11 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 	  || { echo "chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
 
+# `ortho-suite sweep` runs the stale stages of `dvc repro`, JOBS at once, each through
+# `dvc repro -s` (DVC records every stage), then `dvc repro` for the rest. JOBS=1: one at a time.
+JOBS ?= 2
 repro: env data
-	$(UV) run --no-sync dvc repro
+	$(UV) run --no-sync ortho-suite sweep --jobs $(JOBS)
 
 # The tests use Fashion-MNIST and chromium when they can be installed and skip the tests that
 # need them otherwise.

@@ -87,6 +87,25 @@ def dvc_status(root: Path, dvc: str) -> dict:
     return status if isinstance(status, dict) else {}
 
 
+def dvc_upstream(root: Path, dvc: str) -> dict[str, set[str]]:
+    """{stage: the stages it depends on directly} of the pipeline, from ``dvc dag --dot``."""
+    proc = subprocess.run([dvc, "--wait-for-lock", "dag", "--dot"], cwd=root,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UsageError(f"'dvc dag' failed in {root}: {_dvc_error(proc)}; check 'dvc dag' by "
+                         "hand")
+    upstream: dict[str, set[str]] = {}
+    for line in proc.stdout.splitlines():
+        edge = re.fullmatch(r'\s*"([^"]+)"\s*->\s*"([^"]+)";?\s*', line)
+        node = re.fullmatch(r'\s*"([^"]+)";?\s*', line)
+        if edge:
+            upstream.setdefault(edge.group(2), set()).add(edge.group(1))
+            upstream.setdefault(edge.group(1), set())
+        elif node:
+            upstream.setdefault(node.group(1), set())
+    return upstream
+
+
 # ---------------------------------------------------------------------------- the plan
 
 
@@ -97,9 +116,16 @@ class Plan:
     runs: list[str]  # params.yaml's runs, in order
     launch: dict
     stale: dict  # dvc status
+    upstream: dict  # dvc dag: {stage: the stages it depends on}
 
     def stale_runs(self, stage: str) -> list[str]:
         return [run for run in self.runs if f"{stage}@{run}" in self.stale]
+
+    def stale_sources(self) -> list[str]:
+        """The stale stages other than the runs' that depend on no stage (the papers' small
+        experiments): they go to the workers too, first, since one may take minutes."""
+        return [s for s in self.stale if not self.upstream.get(s)
+                and _kind(s) not in RUN_STAGES]
 
     @property
     def logs(self) -> Path:
@@ -113,7 +139,8 @@ def load_plan(root: Path, dvc: str) -> Plan:
         raise UsageError(f"no dvc.yaml in {root}; run the sweep from the repository root")
     params = load_params(root / "params.yaml")
     launch = params.get("launch") or {"prefix": "", "launcher": "none"}
-    return Plan(root, params["profile"], list(params["runs"]), launch, dvc_status(root, dvc))
+    return Plan(root, params["profile"], list(params["runs"]), launch, dvc_status(root, dvc),
+                dvc_upstream(root, dvc))
 
 
 _PROCESS_FLAGS = ("--nproc_per_node", "--nproc-per-node", "--ntasks", "-n")
@@ -355,6 +382,9 @@ def _kind(stage: str) -> str:
     return stage.partition("@")[0]
 
 
+RUN_STAGES = ("pretrain", "evaluate")  # the foreach stages of dvc.yaml, one item per run
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
@@ -384,10 +414,14 @@ def sweep(root: Path, jobs: int | None, devices: list[str] | None, gpus_per_run:
     eval_slots = [(d,) for group in slots for d in group] or slots  # evaluation: one device
     pretrain = plan.stale_runs("pretrain")
     evaluate = [r for r in plan.stale_runs("evaluate") if r not in pretrain]
+    sources = plan.stale_sources()
+    others = f", {len(sources)} other stage(s) ({', '.join(sources)})" if sources else ""
     _say(f"profile {plan.profile}: {len(plan.runs)} runs, {len(pretrain)} to train, "
-         f"{len(evaluate) + len(pretrain)} to evaluate; {len(slots)} workers on "
+         f"{len(evaluate) + len(pretrain)} to evaluate{others}; {len(slots)} workers on "
          f"{', '.join(_device_text(s) for s in slots)}")
     if dry_run:
+        for stage in sources:
+            _say(f"would run  dvc --wait-for-lock repro -s {stage}")
         for run in pretrain:
             _say(f"would run  dvc --wait-for-lock repro -s pretrain@{run}")
         for run in [*evaluate, *pretrain]:
@@ -410,11 +444,13 @@ def sweep(root: Path, jobs: int | None, devices: list[str] | None, gpus_per_run:
         return []
 
     started = time.monotonic()
-    queue = [Task(f"pretrain@{r}", log(f"pretrain@{r}")) for r in pretrain]
+    queue = [Task(stage, log(stage)) for stage in sources]
+    queue += [Task(f"pretrain@{r}", log(f"pretrain@{r}")) for r in pretrain]
     queue += [Task(f"evaluate@{r}", log(f"evaluate@{r}")) for r in evaluate]
     if queue:
         # Pretrainings and evaluations share the workers; an evaluation takes a whole slot.
-        pool = Pool(root, dvc, slots if pretrain else eval_slots, plan.logs / "sweep.json")
+        pool = Pool(root, dvc, slots if pretrain or sources else eval_slots,
+                    plan.logs / "sweep.json")
         try:
             done = pool.run(queue, after=evaluation_of)
         except KeyboardInterrupt:

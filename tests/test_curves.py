@@ -107,9 +107,13 @@ def test_evaluate_copies_the_curves(trained, tmp_path):
 
 
 def test_dvc_yaml_declares_the_curves_as_plots_of_each_evaluation():
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["evaluate"]["do"]
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stage = pipeline["stages"]["evaluate"]["do"]
     plots = {k: v for entry in stage["plots"] for k, v in entry.items()}
-    assert plots == {"results/${profile}/runs/${key}/curves": {"cache": False, "x": "step"}}
+    assert plots == {"results/${profile}/runs/${key}/curves": {"cache": False, "x": "step"},
+                     "results/${profile}/runs/${key}/plots": {"cache": False}}
+    # each declared once: no top-level plots entry covers a run's folder again
+    assert not any(entry.startswith("results/${profile}/runs") for entry in pipeline["plots"])
 
 
 def test_the_runtime_config_registers_the_hook_last():

@@ -170,6 +170,22 @@ def test_the_launch_prefix_must_start_one_process_per_device_of_a_run(tmp_path):
         sweep.check_launch({"prefix": "torchrun --nproc_per_node 4"}, 1, params)
 
 
+def test_the_stages_that_depend_on_none_go_to_the_workers_first():
+    """The pipeline's graph from ``dvc dag`` (this repository's dvc.yaml): the small experiments
+    depend on no stage, so a sweep runs them on its workers beside the runs."""
+    upstream = sweep.dvc_upstream(REPO, DVC)
+    run = next(iter(yaml.safe_load((REPO / "params.yaml").read_text())["runs"]))
+    assert upstream[f"evaluate@{run}"] == {f"pretrain@{run}"}
+    assert {f"pretrain@{run}", f"evaluate@{run}", "iternorm_mapping"} <= upstream["summarize"]
+    assert {"summarize", "directclr_toy", "or_proposition1"} <= upstream["tables"]
+    sources = {stage for stage, before in upstream.items() if not before}
+    assert sources - {s for s in sources if s.startswith("pretrain@")} == \
+        {"directclr_toy", "or_proposition1", "iternorm_mapping"}
+    stale = {f"pretrain@{run}": [], f"evaluate@{run}": [], "iternorm_mapping": [], "tables": []}
+    plan = sweep.Plan(REPO, "smoke", [run], {}, stale, upstream)
+    assert plan.stale_sources() == ["iternorm_mapping"]
+
+
 def test_bad_sweep_options_exit_2_with_one_line(tmp_path):
     for args in (["--devices", "0,0"], ["--jobs", "x"]):
         proc = cli(tmp_path, "sweep", *args, timeout=120)
