@@ -121,6 +121,19 @@ DATASETS = {
               default_aug="byol_imagenet"),
         Entry("imagenet", "ImageNet-1k from its class-folder tree", "Russakovsky et al. 2015",
               "datasets/imagenet.py", image_size=224, default_aug="byol_imagenet"),
+        # The transfer datasets of OR Table 6 (ortho_suite/datasets/transfer.py), official formats
+        Entry("food101", "Food-101, 75,750/25,250, 101 classes, meta/*.txt lists (transfer)",
+              "Bossard et al., ECCV 2014", "datasets/food101.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("flowers102", "Flowers-102, 1,020/1,020/6,149, 102 classes, setid.mat (transfer)",
+              "Nilsback, Zisserman, ICVGIP 2008", "datasets/flowers102.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("dtd", "DTD, 47 texture classes, labels/*1.txt (fold 1; transfer)",
+              "Cimpoi et al., CVPR 2014", "datasets/dtd.py", image_size=224,
+              default_aug="byol_imagenet"),
+        Entry("gtsrb", "GTSRB Final release, 39,209/12,630, 43 classes, GT-*.csv (transfer)",
+              "Stallkamp et al., IJCNN 2011", "datasets/gtsrb.py", image_size=224,
+              default_aug="byol_imagenet"),
         Entry("synthetic", "generated in-memory images, 10 classes, 32x32 (tests only)",
               "ortho-suite", "datasets/synthetic.py", image_size=32, default_aug="solo_cifar_symmetric"),
     ]
@@ -177,8 +190,6 @@ PLANNED = {
     "methods": {},
     "backbones": {},
     "datasets": {
-        "food101": "Food-101 (transfer)", "flowers102": "Flowers-102 (transfer)",
-        "dtd": "DTD (transfer)", "gtsrb": "GTSRB (transfer)",
         "voc0712": "PASCAL VOC 07+12 detection", "coco": "COCO detection/segmentation",
     },
 }

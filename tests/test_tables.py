@@ -110,7 +110,7 @@ TOY_TABLE = {
               "published": {"none": 71.0, "so": 75.0}},
              {"id": "byol", "label": "BYOL", "run": {"method": "byol"},
               "published": {"none": 60.0, "so": 58.0}},
-             {"id": "food", "label": "SimCLR on Food-101", "run": {"method": "simclr", "dataset": "food101"},
+             {"id": "voc", "label": "SimCLR on VOC07+12", "run": {"method": "simclr", "dataset": "voc0712"},
               "published": {"none": 50.0}}],
     "claims": [{"id": "so_gain", "text": "SO adds 3 points", "where": "Sec. 9", "metric": "linear_top1",
                 "baseline": {"method": "simclr", "reg": "none"}, "treatment": {"reg": "so"},
@@ -191,8 +191,8 @@ def test_rendered_cells_verdicts_csv_and_leaderboard(tmp_path):
     assert so["high"] + 1.0 < 75.0 and cells["simclr", "so"]["verdict"] == verdicts.OUTSIDE
     assert cells["byol", "none"]["verdict"] == verdicts.DIVERGED                 # NaN loss
     assert cells["byol", "so"]["verdict"] == "inconclusive (1 seed)"             # 58.5 vs 58
-    assert cells["food", "none"]["verdict"] == verdicts.NOT_RUN
-    assert "not implemented yet: food101 (dataset)" in cells["food", "none"]["reason"]
+    assert cells["voc", "none"]["verdict"] == verdicts.NOT_RUN
+    assert "not implemented yet: voc0712 (dataset)" in cells["voc", "none"]["reason"]
     # Claims on the paired differences 73.25 - 70.8, 73.0 - 71.0, 73.5 - 71.2 (by seed)
     gain, helps = data["claims"]
     diffs = [73.25 - 70.8, 73.0 - 71.0, 73.5 - 71.2]
