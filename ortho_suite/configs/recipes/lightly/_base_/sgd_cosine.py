@@ -7,6 +7,8 @@
 # once per epoch (Lightning's default interval), from lr to 0 at the last epoch. Each method's
 # recipe (configs/recipes/lightly/cifar10/<method>.py) names its lines and what differs.
 # The schedule's end follows --epochs (ortho_suite.train.compose): 200 (l. 103) or 800.
+# These optimizer values, lr_factor and the memory-bank sizes are the same at 42a6a924, the commit
+# the script's results table names ("Updated: 27.03.2023"; checked line by line).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
