@@ -17,7 +17,8 @@ self-supervised transfer tables, named ``kornblith_lbfgs``:
   ran it for their transfer tables: images resized to 224 on the shorter side (bicubic) and
   centre-cropped to 224 (the transfer datasets' ``feature_data`` view,
   configs/_base_/datasets/transfer_folder.py), the L2 strength from 45 logarithmically spaced
-  values between 1e-6 and 1e5.
+  values between 1e-6 and 1e5. (The grid and the validation shares are quoted from memory of
+  those papers; the suite's reference notes hold no copy of them: check before citing.)
 
 Choices the sources leave open, made here and stated: the objective is the *mean* cross-entropy
 plus (l2 / 2) ||W||_F^2 with an unpenalized bias (scikit-learn's ``LogisticRegression`` with
