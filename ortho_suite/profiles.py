@@ -183,11 +183,17 @@ def eval_settings(path: Path, settings) -> dict:
 
 
 def params_of(profile: dict, launch: dict | None = None) -> dict:
+    """The params.yaml of a profile. Every run names its ``recipe`` (its own, else its
+    variant's, else the default: runs.spec_from_params), which the pretrain stages pass on."""
+    path = Path(f"{profile['name']}.yaml")
+    runs = profile_runs(profile)
+    specs = validate_runs(path, runs)
     return {"profile": profile["name"], "profile_summary": profile["summary"],
             "profile_note": profile["note"], "comparable": profile["comparable"],
-            "eval": eval_settings(Path(f"{profile['name']}.yaml"), profile["eval"]),
+            "eval": eval_settings(path, profile["eval"]),
             "launch": dict(launch or DEFAULT_LAUNCH),
-            "runs": profile_runs(profile)}
+            "runs": {run_id: {**run, "recipe": specs[run_id].recipe}
+                     for run_id, run in runs.items()}}
 
 
 def _current_launch(params_path: Path) -> dict | None:

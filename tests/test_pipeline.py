@@ -146,7 +146,7 @@ def _unused(files: list[str], deps: list[str]) -> list[str]:
 DEPS_RUN_ID = "simclr_so_resnet18w8_fmnist"
 DEPS_RUN = {"method": "simclr", "reg": "so", "backbone": "resnet18_cifar", "dataset": "synthetic",
             "aug": "solo_cifar_symmetric", "seed": 0, "epochs": 1,
-            "cfg_options": " ".join(TINY_OPTIONS)}
+            "cfg_options": " ".join(TINY_OPTIONS), "recipe": "paper"}
 # iternorm_mapping pretrains INTL on Fashion-MNIST: one T, one epoch of two batches.
 SHRINK_ITERNORM = (
     "import ortho_suite.experiments.iternorm_mapping as m; m.TRAINING_ITERS = (4,); "

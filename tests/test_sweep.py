@@ -55,7 +55,7 @@ def _run(run_id: str, epochs: int = 2) -> dict:
         options.append("model.head.predictor.hid_channels=64")
     return {"method": method, "reg": reg, "backbone": "resnet18_cifar", "dataset": "synthetic",
             "aug": "solo_cifar_symmetric", "seed": 0, "epochs": epochs,
-            "cfg_options": " ".join(options)}
+            "cfg_options": " ".join(options), "recipe": "paper"}
 
 
 def make_project(root: Path, run_ids=RUN_IDS) -> Path:

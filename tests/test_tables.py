@@ -396,6 +396,13 @@ def test_profile_switch_keeps_the_machines_launch_section(tmp_path):
     assert data["launch"] == {"prefix": "srun --ntasks 8", "launcher": "slurm"}
     cmd = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["pretrain"]["do"]["cmd"]
     assert cmd.startswith("${launch.prefix} ortho-suite pretrain --launcher ${launch.launcher}")
+    # every run names the recipe it trains with, and the pretrain stages pass it on
+    assert "--recipe ${item.recipe}" in cmd
+    assert {run["recipe"] for run in data["runs"].values()} == {"paper"}
+    write_params("cifar10", params, profiles)
+    recipes = {run_id: run["recipe"] for run_id, run in yaml.safe_load(params.read_text())["runs"].items()}
+    assert {r for run_id, r in recipes.items() if "lightly" in run_id} == {"lightly"}
+    assert "paper" in recipes.values()
 
 
 @pytest.mark.parametrize("name", ["smoke", "fmnist", "cifar10", "cifar100", "imagenet100", "imagenet"])
@@ -454,7 +461,7 @@ def test_a_profile_with_seeds_trains_every_run_once_per_seed(tmp_path):
             assert list(seeded) == ["method", "reg", "backbone", "dataset", "aug", "seed",
                                     "epochs", "cfg_options"], "params.yaml's field order"
     params = write_params("fmnist", tmp_path / "params.yaml", profiles)
-    assert params["runs"] == runs
+    assert params["runs"] == {run_id: {**run, "recipe": "paper"} for run_id, run in runs.items()}
     assert set(check_params(tmp_path / "params.yaml", profiles)["specs"]) == set(runs)
     assert {spec.seed for spec in check_params(tmp_path / "params.yaml", profiles)["specs"]
             .values()} == {0, 1, 2}

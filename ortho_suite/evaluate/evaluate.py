@@ -129,6 +129,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
         "linear_probe": probe,
         # the online linear probe of pretraining (ortho_suite/train/online_probe.py), as recorded
         "online_linear": summary.get("online_linear"),
+        # the k-NN monitor of pretraining (train/hooks.py OnlineMonitorHook): last and best epoch
+        "monitor_knn": summary.get("monitor_knn"),
         "representation": scalars["representation"],
         "embedding": scalars.get("embedding"),
         "hidden": {k.split("/", 1)[1]: v for k, v in scalars.items() if k.startswith("hidden/")},
