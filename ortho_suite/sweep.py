@@ -248,6 +248,20 @@ def _raise_interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
+def worker_env(devices: tuple[str, ...], workers: int) -> dict:
+    """The environment of a worker's stage: its devices, this Python's bin first on PATH, and,
+    where several workers share the CPU, OpenMP threads that sleep when idle
+    (``OMP_WAIT_POLICY=PASSIVE``, unless already set). By default they spin: two smoke
+    pretrainings of 2 threads each on 2 cores took 127 s together against 29 s for one alone,
+    and 34 s with PASSIVE (README: Many runs at once). The thread count is left as it is, so the
+    results are those of a sequential run (measured equal)."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(devices))
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    if not devices and workers > 1:
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env
+
+
 class Pool:
     """Runs stages ``dvc repro -s`` at once, one device group each."""
 
@@ -262,9 +276,7 @@ class Pool:
 
     def _launch(self, task: Task, slot: int) -> None:
         task.devices = self.slots[slot]
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(task.devices))
-        bin_dir = str(Path(sys.executable).parent)
-        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env = worker_env(task.devices, len(self.slots))
         task.log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [self.dvc, "--wait-for-lock", "repro", "-s", task.stage]
         with open(task.log, "a") as log:

@@ -186,6 +186,17 @@ def test_the_stages_that_depend_on_none_go_to_the_workers_first():
     assert plan.stale_sources() == ["iternorm_mapping"]
 
 
+def test_workers_sharing_the_cpu_let_idle_openmp_threads_sleep(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert sweep.worker_env((), 2)["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in sweep.worker_env((), 1)  # alone: as a plain dvc repro
+    assert "OMP_WAIT_POLICY" not in sweep.worker_env(("0",), 2)  # own GPU each
+    assert sweep.worker_env(("0", "1"), 2)["CUDA_VISIBLE_DEVICES"] == "0,1"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's setting is kept
+    assert sweep.worker_env((), 2)["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert sweep.worker_env((), 2)["PATH"].startswith(str(BIN))
+
+
 def test_bad_sweep_options_exit_2_with_one_line(tmp_path):
     for args in (["--devices", "0,0"], ["--jobs", "x"]):
         proc = cli(tmp_path, "sweep", *args, timeout=120)
