@@ -19,6 +19,7 @@ from ortho_suite.train import pretrain as training
 from ortho_suite.train.hooks import OnlineMonitorHook, summarize_monitor
 
 from .conftest import REPO
+from .test_recipes import assert_one_step_moves_the_weights
 
 # An independent transcription of lightly-ai/lightly at e8d317fc,
 # docs/source/getting_started/benchmarks/cifar10_benchmark.py (configure_optimizers of each model
@@ -237,11 +238,4 @@ def test_the_profiles_lightly_runs_build_and_step(method):
         assert group["weight_decay"] == weight_decay
     if method == "moco":
         assert cfg.model.queue_size == 8192
-    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    for p in model.parameters():
-        if p.requires_grad:
-            p.grad = torch.randn_like(p) * 1e-2
-    optim_wrapper.step()
-    after = dict(model.named_parameters())
-    assert all(torch.isfinite(after[n]).all() for n in before)
-    assert any(not torch.equal(after[n], b) for n, b in before.items())
+    assert_one_step_moves_the_weights(model, optim_wrapper)

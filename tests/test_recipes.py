@@ -53,6 +53,18 @@ def _model_and_optimizer(cfg):
         return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
 
 
+def assert_one_step_moves_the_weights(model, optim_wrapper) -> None:
+    """One optimizer step on random gradients keeps every trainable weight finite and moves some."""
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.randn_like(p) * 1e-2
+    optim_wrapper.step()
+    after = dict(model.named_parameters())
+    assert all(torch.isfinite(after[n]).all() for n in before)
+    assert any(not torch.equal(after[n], b) for n, b in before.items())
+
+
 def _schedulers(cfg, optim_wrapper, epoch_length):
     """The LR schedulers as mmengine's Runner builds them (epoch-based configs converted to
     iterations of ``epoch_length``)."""
@@ -176,14 +188,7 @@ def test_every_recipe_composes_and_trains_its_method(dataset, method):
     source = cfg.optim_recipe.source
     assert source and cfg.optim_recipe.base_lr > 0
     _schedulers(cfg, optim_wrapper, epoch_length=2)
-    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    for p in model.parameters():
-        if p.requires_grad:
-            p.grad = torch.randn_like(p) * 1e-2
-    optim_wrapper.step()
-    after = dict(model.named_parameters())
-    assert all(torch.isfinite(after[n]).all() for n in before)
-    assert any(not torch.equal(after[n], b) for n, b in before.items())
+    assert_one_step_moves_the_weights(model, optim_wrapper)
     if dataset == "cifar100":
         twin = _compose("cifar10", method, batch=64)
         assert twin.optim_wrapper.to_dict() == cfg.optim_wrapper.to_dict()
