@@ -307,9 +307,12 @@ def _ends_soon(pid: int, timeout: float = 10.0) -> bool:
 
 def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     root = make_project(tmp_path / "project", KILL_RUNS)
+    # SIGINT as a terminal's Ctrl-C delivers it: restored to its default in the sweep's process,
+    # since a test run started in the background (bash's `cmd &`) inherits it ignored
     proc = subprocess.Popen([sys.executable, "-m", "ortho_suite", "sweep", "--jobs", "2",
                              "--devices", "0,1"], cwd=root, env=env_for(root),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(lambda: all(_started(root, r) for r in KILL_RUNS), proc)
     pids = [_started(root, r)["pid"] for r in KILL_RUNS]
     proc.send_signal(signal.SIGINT)
