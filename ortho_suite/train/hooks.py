@@ -163,15 +163,20 @@ class RandomStateHook(Hook):
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
 
-def summarize_monitor(history: list[dict]) -> dict | None:
-    """The online k-NN monitor's record for ``summary.json``: the ``last`` monitored epoch and
-    the ``best`` (highest k-NN top-1; the earliest of equal ones), each naming its epoch, or None
-    without a monitored epoch. ``best`` is what LightlySSL's CIFAR-10 benchmark reports
-    (BenchmarkModule.max_accuracy: "the max accuracy over all epochs", benchmarks.rst)."""
+def last_and_best(history: list[dict], metric: str) -> dict | None:
+    """``{"last": ..., "best": ...}`` of per-epoch records (each naming its ``epoch``): the last
+    one and the one with the highest ``metric`` (the earliest of equal ones); None when empty."""
     if not history:
         return None
-    best = max(history, key=lambda row: (row["knn_top1"], -row["epoch"]))
+    best = max(history, key=lambda row: (row[metric], -row["epoch"]))
     return {"last": dict(history[-1]), "best": dict(best)}
+
+
+def summarize_monitor(history: list[dict]) -> dict | None:
+    """The online k-NN monitor's record for ``summary.json``: the ``last`` monitored epoch and
+    the ``best`` by k-NN top-1. ``best`` is what LightlySSL's CIFAR-10 benchmark reports
+    (BenchmarkModule.max_accuracy: "the max accuracy over all epochs", benchmarks.rst)."""
+    return last_and_best(history, "knn_top1")
 
 
 @HOOKS.register_module()

@@ -42,7 +42,7 @@ from mmengine.hooks import Hook
 from mmselfsup.registry import HOOKS
 
 from ..datasets.base import dataset_labels
-from .hooks import STATE_KEY, _checkpoint_state, logs_this_iteration
+from .hooks import STATE_KEY, _checkpoint_state, last_and_best, logs_this_iteration
 from .loops import SAMPLE_INDICES, DeviceResidentBatches
 
 # The probe's generator seed is the run's seed plus this offset (any fixed value would do; it keeps
@@ -320,7 +320,5 @@ class OnlineLinearProbeHook(Hook):
 def summarize_history(history: list[dict]) -> dict | None:
     """The probe's record for ``summary.json``: every evaluated epoch, the last and the best
     (highest top-1; the earliest of equal ones), each naming its epoch."""
-    if not history:
-        return None
-    best = max(history, key=lambda row: (row["top1"], -row["epoch"]))
-    return {"last": dict(history[-1]), "best": dict(best), "history": list(history)}
+    summary = last_and_best(history, "top1")
+    return summary and {**summary, "history": list(history)}
