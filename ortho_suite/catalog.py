@@ -22,6 +22,7 @@ class Entry:
     family: str | None = None  # backbones: key of the OR gamma recipe (regularizers.GAMMA_RECIPE)
     image_size: int | None = None  # datasets and augmentations: the crop size they work at
     default_aug: str | None = None  # datasets: the augmentation recipe used when --aug is not given
+    arch: str | None = None  # backbones: the architecture, key of a method's ARCH_VARIANTS
 
 
 METHODS = {
@@ -66,6 +67,21 @@ METHODS = {
     ]
 }
 
+# Methods whose papers train some backbone architectures (BACKBONES' arch) with their own heads
+# and their own recipe: method -> arch -> the variant. Its config fragment replaces the method's
+# (and inherits it) and its recipes are configs/recipes/<arch>/<dataset>/<method>.py, in place of
+# configs/recipes/<dataset>/<method>.py (which follow the papers' ResNet scripts).
+ARCH_VARIANTS = {
+    "mocov3": {
+        "vit": Entry("mocov3", "MoCo v3's ViT heads (3-layer projector, predictor with a final BN) "
+                     "and ViT recipes (AdamW, wd 0.1, warm-up cosine: the paper's 40 warm-up "
+                     "epochs; solo-learn's 10 on ImageNet-100)",
+                     "Chen, Xie, He, ICCV 2021 (moco-v3 CONFIG.md ViT setups, moco/builder.py "
+                     "MoCo_ViT); solo-learn scripts/pretrain/imagenet-100/mocov3_vit.yaml",
+                     "methods/vit/mocov3.py"),
+    },
+}
+
 REGULARIZERS = {
     e.name: e
     for e in [
@@ -84,26 +100,26 @@ BACKBONES = {
     for e in [
         Entry("resnet18_cifar", "ResNet-18, CIFAR stem (3x3 conv, stride 1, no max-pool), width x",
               "He et al. 2016; CIFAR variant as in solo-learn", "backbones/resnet18_cifar.py",
-              family="resnet18"),
+              family="resnet18", arch="resnet"),
         Entry("resnet18", "ResNet-18, ImageNet stem (7x7 stride-2 conv, max-pool), width x",
-              "He et al. 2016; mmselfsup ResNet", "backbones/resnet18.py", family="resnet18"),
+              "He et al. 2016; mmselfsup ResNet", "backbones/resnet18.py", family="resnet18", arch="resnet"),
         Entry("resnet50", "ResNet-50, ImageNet stem (7x7 stride-2 conv, max-pool), width x",
-              "He et al. 2016; mmselfsup ResNet", "backbones/resnet50.py", family="resnet50"),
+              "He et al. 2016; mmselfsup ResNet", "backbones/resnet50.py", family="resnet50", arch="resnet"),
         Entry("resnet50_cifar", "ResNet-50, CIFAR stem (3x3 conv, stride 1, no max-pool), width x",
               "He et al. 2016; CIFAR variant as in solo-learn", "backbones/resnet50_cifar.py",
-              family="resnet50"),
+              family="resnet50", arch="resnet"),
         Entry("wrn28_2", "WideResNet-28-2, pre-activation blocks, 128-d representation, width x",
               "Zagoruyko, Komodakis 2016; solo-learn wide_resnet28w2", "backbones/wrn28_2.py",
-              family="wideresnet28w2"),
+              family="wideresnet28w2", arch="wideresnet"),
         Entry("vit_tiny", "ViT-tiny (embed 192, depth 12, 3 heads), 32 px, patch 4, CLS token",
               "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_tiny.py",
-              family="vit_tiny"),
+              family="vit_tiny", arch="vit"),
         Entry("vit_small", "ViT-small (embed 384, depth 12, 6 heads), 32 px, patch 4, CLS token",
               "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_small.py",
-              family="vit_small"),
+              family="vit_small", arch="vit"),
         Entry("vit_base", "ViT-base (embed 768, depth 12, 12 heads), 32 px, patch 4, CLS token",
               "Dosovitskiy et al. 2021; timm ViT as built by solo-learn", "backbones/vit_base.py",
-              family="vit_base"),
+              family="vit_base", arch="vit"),
     ]
 }
 
@@ -246,14 +262,33 @@ def known_or_planned(kind: str, name: str) -> None:
     raise unknown_name(_SINGULAR[kind], name, [*CATALOG[kind], *PLANNED.get(kind, {})])
 
 
-def recipe_path(dataset: str, method: str, recipe: str = "paper") -> Path | None:
+def arch_variant(method: str, backbone: str) -> str | None:
+    """The architecture whose variant of ``method`` (ARCH_VARIANTS) a run on ``backbone`` gets,
+    e.g. "vit" for mocov3 on vit_small; None where the method has none for that backbone."""
+    arch = lookup("backbones", backbone).arch
+    return arch if arch in ARCH_VARIANTS.get(method, {}) else None
+
+
+def method_entry(method: str, backbone: str) -> Entry:
+    """The method's entry for a run on ``backbone``: its ARCH_VARIANTS entry where it has one for
+    the backbone's architecture, else its METHODS entry."""
+    entry = lookup("methods", method)
+    variant = arch_variant(method, backbone)
+    return entry if variant is None else ARCH_VARIANTS[method][variant]
+
+
+def recipe_path(dataset: str, method: str, recipe: str = "paper",
+                variant: str | None = None) -> Path | None:
     """The recipe ``recipe`` (RECIPE_CHOICES) of ``method`` on ``dataset``, or None where there
     is none: "paper", configs/recipes/<dataset>/<method>.py (the optimizer and learning-rate
     schedule of the papers' code); "lightly", configs/recipes/lightly/<dataset>/<method>.py
-    (LightlySSL's benchmark); "default" never has one (the suite's SGD + cosine)."""
+    (LightlySSL's benchmark); "default" never has one (the suite's SGD + cosine). ``variant``,
+    the method's architecture variant (arch_variant), puts the recipe one folder deeper, under
+    <variant>/ (configs/recipes/vit/<dataset>/mocov3.py); a variant never falls back to the
+    method's recipe for another architecture."""
     if recipe == "default":
         return None
-    folder = CONFIGS_DIR / "recipes" / ("lightly" if recipe == "lightly" else "")
+    folder = CONFIGS_DIR / "recipes" / ("lightly" if recipe == "lightly" else "") / (variant or "")
     path = folder / dataset / f"{method}.py"
     return path if path.is_file() else None
 

@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> int:
-    from .catalog import CATALOG, PLANNED
+    from .catalog import ARCH_VARIANTS, CATALOG, CONFIGS_DIR, PLANNED
 
     kinds = [args.kind] if args.kind else list(CATALOG)
     for kind in kinds:
@@ -214,6 +214,11 @@ def _cmd_list(args) -> int:
         width = max(len(name) for name in [*(e.name for e in entries), *planned])
         for e in entries:
             print(f"  {e.name:<{width}}  {e.summary}  [{e.source}]")
+            for arch, variant in (ARCH_VARIANTS.get(e.name, {}) if kind == "methods" else {}).items():
+                recipes = sorted(p.relative_to(CONFIGS_DIR).as_posix() for p in
+                                 (CONFIGS_DIR / "recipes" / arch).glob(f"*/{e.name}.py"))
+                print(f"  {'':<{width}}    on a {arch} backbone: {variant.summary}  "
+                      f"[{variant.source}]; {variant.config}; {', '.join(recipes)}")
         for name, summary in planned.items():
             print(f"  {name:<{width}}  {summary}  [named by a paper table; not implemented yet]")
     return 0

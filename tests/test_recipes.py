@@ -372,7 +372,7 @@ def test_summary_names_the_recipe(tmp_path, monkeypatch):
     provenance; the synthetic dataset has no recipe, so cifar100's BYOL recipe is lent to it."""
 
     lent = catalog.recipe_path("cifar100", "byol")
-    monkeypatch.setattr(catalog, "recipe_path", lambda dataset, method: lent)
+    monkeypatch.setattr(catalog, "recipe_path", lambda dataset, method, *rest: lent)
     work_dir = tmp_path / "run"
     assert cli.main(["pretrain", "--method", "byol", "--backbone", "resnet18_cifar", "--dataset",
                      "synthetic", "--epochs", "1", "--work-dir", str(work_dir), "--cfg-options",

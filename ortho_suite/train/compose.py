@@ -225,7 +225,9 @@ def apply_speed(cfg: Config) -> None:
 def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = None) -> Config:
     """Merge the method, backbone, dataset and augmentation fragments of ``spec``, the paper recipe
     (with ``spec.recipe == "paper"``, where configs/recipes/<dataset>/<method>.py exists), then
-    the user's overrides.
+    the user's overrides. A method with a variant for the backbone's architecture
+    (catalog.ARCH_VARIANTS) takes the variant's fragment and its recipe,
+    configs/recipes/<variant>/<dataset>/<method>.py.
 
     ``spec.aug`` None means the dataset's recipe; ``data_root`` None the dataset's default
     location. ``ortho_suite.recipe`` records the recipe file used, or ``default`` (the method's
@@ -244,8 +246,11 @@ def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = 
         raise UsageError(f"augmentation {aug_entry.name!r} makes {aug_entry.image_size}px views and "
                          f"dataset {dataset!r} is {dataset_entry.image_size}px; valid "
                          f"augmentations for it: {', '.join(valid)}")
-    entries = [catalog.lookup("methods", method), catalog.lookup("backbones", backbone),
+    # a method's variant for the backbone's architecture (catalog.ARCH_VARIANTS, e.g. MoCo v3's
+    # ViT heads) replaces its fragment and selects its recipes (configs/recipes/<variant>/)
+    entries = [catalog.method_entry(method, backbone), catalog.lookup("backbones", backbone),
                dataset_entry, aug_entry]
+    variant = catalog.arch_variant(method, backbone)
     catalog.lookup("regularizers", reg)
     family = entries[1].family
     if epochs is not None and epochs < 1:
@@ -260,8 +265,7 @@ def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = 
         cfg.train_cfg.max_epochs = epochs
     if data_root is not None:
         cfg.train_dataloader.dataset.data_root = str(data_root)
-    recipe_file = (catalog.recipe_path(dataset, method) if recipe == "paper" else
-                   catalog.recipe_path(dataset, method, recipe))  # None for "default"
+    recipe_file = catalog.recipe_path(dataset, method, recipe, variant)  # None for "default"
     if recipe_file is not None:
         _merge_recipe(cfg, recipe_file)
     # The run's record (RECORD_FIELDS, the augmentation resolved) and the recipe file used.
