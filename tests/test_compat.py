@@ -106,3 +106,21 @@ def test_ema_update_counted_on_host_equals_mmengine_bitwise():
             assert torch.equal(a, b), step
         assert torch.equal(ours.module[1].running_mean, model[1].running_mean)
     assert int(ours.steps) == int(ref.steps) == 6
+
+
+def test_config_text_is_yapfs_and_formatted_once_per_text(monkeypatch):
+    """Shim 7: Config.pretty_text returns yapf's own formatting, and a second call on the same
+    config is served from the cache instead of formatting again."""
+    import mmengine.config.config as config_module
+    from mmengine.config import Config
+    from yapf.yapflib.yapf_api import FormatCode as yapf_format_code
+
+    compat.apply()
+    cfg = Config(dict(model=dict(type="SimCLR", widths=[8, 16, 32], neck=dict(hid=256)),
+                      work_dir="/tmp/config_text_test", note="a string"))
+    hits = config_module.FormatCode.cache_info().hits
+    text = cfg.pretty_text
+    assert cfg.pretty_text == text
+    assert config_module.FormatCode.cache_info().hits == hits + 1
+    monkeypatch.setattr(config_module, "FormatCode", yapf_format_code)  # mmengine's own path
+    assert cfg.pretty_text == text

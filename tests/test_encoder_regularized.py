@@ -169,3 +169,24 @@ def test_bf16_autocast_reaches_only_the_backbone():
     assert views[0].is_contiguous(memory_format=torch.channels_last)
     assert dtypes == {"trunk": torch.bfloat16, "neck": torch.float32}
     assert all(v.dtype == torch.float32 for v in out.values())
+
+
+def test_channels_last_starts_from_the_same_weights():
+    """speed.channels_last changes the memory layout only: after the Runner's init_weights the
+    weights equal those of the same run without it (an in-place random init of channels-last
+    tensors would fill them in another element order), and they stay channels-last."""
+    import torch
+
+    states = {}
+    for flag in (False, True):
+        cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic", cfg_options=[
+            "model.backbone.width=4", f"speed.channels_last={flag}"]), "/tmp/unused")
+        torch.manual_seed(0)
+        model = build.build_model(cfg)
+        model.init_weights()  # what mmengine's Runner calls before training
+        states[flag] = model.state_dict()
+        if flag:
+            assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert states[False].keys() == states[True].keys()
+    for key, value in states[False].items():
+        assert torch.equal(value, states[True][key]), key

@@ -77,6 +77,19 @@ class EncoderRegularizationMixin:
                                  f"{type(self).__name__} has no head.predictor")
             predictor.register_forward_hook(self._keep_predictor_output)
 
+    channels_last = False  # set by EncoderRegularized (speed.channels_last)
+
+    def init_weights(self) -> None:
+        """The algorithm's initialisation, drawn in the standard (contiguous) layout: an in-place
+        random init fills a tensor in memory order, so on channels-last weights the same draws
+        would land on other elements, and a channels-last run would start from other weights
+        than the same run without it."""
+        if not self.channels_last:
+            return super().init_weights()
+        self.to(memory_format=torch.contiguous_format)
+        super().init_weights()
+        self.to(memory_format=torch.channels_last)
+
     def _keep_predictor_output(self, module, args, output) -> None:
         if self._predictor_outputs is not None:
             self._predictor_outputs.append(output[0] if isinstance(output, (list, tuple)) else output)
@@ -125,11 +138,13 @@ def EncoderRegularized(algorithm: str, encoder_regularizer: dict | None = None, 
     """Build mmselfsup algorithm ``algorithm`` (a registered name) with an encoder regularizer.
 
     ``channels_last``: keep 4-D weights in channels-last memory format (faster convolutions on
-    GPUs with tensor cores; the views must be channels-last too, see SSLViewsPreprocessor)."""
+    GPUs with tensor cores, and on CPU for narrow networks; the views must be channels-last too,
+    see SSLViewsPreprocessor); the weights are initialised as without it."""
     algorithm_cls = MODELS.get(algorithm)
     if algorithm_cls is None:
         raise KeyError(f"{algorithm!r} is not a registered mmselfsup algorithm")
     model = regularized_class(algorithm_cls)(encoder_regularizer=encoder_regularizer, **kwargs)
     if channels_last:
+        model.channels_last = True
         model.to(memory_format=torch.channels_last)
     return model
