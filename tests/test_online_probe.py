@@ -131,3 +131,19 @@ def test_a_recipes_classifier_lr_is_scaled_with_the_global_batch_as_solo_learn_d
     assert compose.compose_config(spec, "/tmp/unused").online_probe.lr == pytest.approx(expected)
     spec = RunSpec(method, "resnet18_cifar", "cifar10", cfg_options=["online_probe.lr=0.05"])
     assert compose.compose_config(spec, "/tmp/unused").online_probe.lr == 0.05
+
+
+def test_the_knn_monitor_leaves_the_training_bitwise_unchanged(tmp_path):
+    """The k-NN monitor's feature extraction (its DataLoader draws a seed from the global
+    generator) runs between epochs: with it every epoch, the training must be the training
+    without it (the smoke profile monitors once, full runs every epoch)."""
+    monitored, summary, _ = _train(tmp_path / "monitored", "online_probe.enabled=False",
+                                   "custom_hooks.1.interval=1", "custom_hooks.1.train_samples=32",
+                                   "custom_hooks.1.test_samples=16", monitor=True, epochs=3)
+    plain, summary_off, _ = _train(tmp_path / "plain", "online_probe.enabled=False",
+                                   "custom_hooks.1.interval=0", monitor=True, epochs=3)
+    assert [r["epoch"] for r in summary["monitor"]] == [1, 2, 3]
+    assert summary["train_log"] == summary_off["train_log"]
+    weights, old = monitored.model.state_dict(), plain.model.state_dict()
+    for key in weights:
+        assert torch.equal(weights[key], old[key]), key

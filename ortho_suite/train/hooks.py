@@ -189,7 +189,8 @@ class OnlineMonitorHook(Hook):
     cosine k-NN top-1 (k = 200, T = 0.1) of the test images and the RankMe effective rank of
     their representations are logged (``monitor_knn_top1``, ``monitor_effective_rank``) and kept
     in ``history`` for the run summary (:func:`summarize_monitor`: the last and the best epoch).
-    ``interval=0`` disables it. Runs on the main process only.
+    ``interval=0`` disables it. Runs on the main process only, and leaves the training bitwise
+    as it is (the random state is restored after the extraction).
     """
 
     priority = "LOW"
@@ -224,8 +225,13 @@ class OnlineMonitorHook(Hook):
         was_training = model.training
         model.eval()
         try:
-            train = extract(model, self._datasets[0], 512, device, "monitor train", progress=False)
-            test = extract(model, self._datasets[1], 512, device, "monitor test", progress=False)
+            # the DataLoader draws a seed from the global generator: without the fork, the
+            # training after a monitored epoch would depend on the monitor's interval
+            with torch.random.fork_rng(devices=[]):
+                train = extract(model, self._datasets[0], 512, device, "monitor train",
+                                progress=False)
+                test = extract(model, self._datasets[1], 512, device, "monitor test",
+                               progress=False)
         finally:
             model.train(was_training)
         record = {"epoch": runner.epoch + 1,
