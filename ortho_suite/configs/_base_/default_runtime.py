@@ -39,7 +39,9 @@ online_probe = dict(enabled=True, lr=0.1, eval_interval=1, test_samples=None)
 #   bf16: autocast the backbone to bfloat16 (AmpOptimWrapper, no loss scaling); projectors, losses
 #         and penalties stay float32 (ortho_suite/models/precision.py). Changes the numerics, so
 #         it is part of the experiment (and of its config hash). CUDA only.
-#   channels_last: channels-last weights and views (same math, faster convolutions).
+#   channels_last: channels-last weights and views (same math, faster convolutions; also on CPU
+#         for the smoke profile's narrow networks: README, Measured performance). The weights
+#         are initialised in the standard layout, so a run starts from the same weights.
 #   compile: torch.compile the backbone's forward.
 speed = dict(bf16=False, channels_last=False, compile=False)
 
