@@ -175,6 +175,12 @@ AUGMENTATIONS = {
         Entry("intl_imagenet_multicrop", "2x224 + 192/160/128/96 crops, blur .5, solarize .1",
               "INTL official code (--multi-crop), SwAV-style crops",
               "augmentations/intl_imagenet_multicrop.py", image_size=224),
+        Entry("dino_cifar_multicrop", "DINO: 2x32 (.4-1) + 6x18 (.05-.4), blur 1/.1/.5, solarize 0/.2/0",
+              "DINO main_dino.py DataAugmentationDINO; local size of solo-learn cifar-multicrop",
+              "augmentations/dino_cifar_multicrop.py", image_size=32),
+        Entry("dino_imagenet_multicrop", "DINO: 2x224 (.4-1) + 8x96 (.05-.4), blur 1/.1/.5, solarize 0/.2/0",
+              "DINO official code main_dino.py DataAugmentationDINO (ViT defaults)",
+              "augmentations/dino_imagenet_multicrop.py", image_size=224),
     ]
 }
 

@@ -123,12 +123,21 @@ class DINOProjector(nn.Module):
 
 @MODELS.register_module()
 class DINO(_OnlineTargetModel):
-    """DINO (Caron et al., ICCV 2021) without multi-crop, as solo-learn trains it on CIFAR
-    (solo/methods/dino.py): student backbone + :class:`DINOProjector`, an EMA teacher of both;
-    :func:`ortho_suite.losses.dino_loss` between the two views' student and teacher logits,
+    """DINO (Caron et al., ICCV 2021), by default without multi-crop as solo-learn trains it on
+    CIFAR (solo/methods/dino.py): student backbone + :class:`DINOProjector`, an EMA teacher of
+    both; :func:`ortho_suite.losses.dino_loss` between the two views' student and teacher logits,
     the teacher centred by ``center`` (a buffer, updated after the loss by
     :func:`ortho_suite.losses.dino_center`) and sharpened by the epoch's temperature
     (:func:`dino_teacher_temperature`).
+
+    ``local_crops`` > 0 is the official multi-crop (facebookresearch/dino main_dino.py lines
+    318-319, DINOLoss lines 380-416, utils.MultiCropWrapper lines 594-629): views 0 and 1 are
+    the global crops, the ``local_crops`` views after them local crops. The teacher sees the
+    global crops only, in one forward; the student sees every crop, one backbone + head forward
+    per run of consecutive views of one resolution (the global crops together, the local crops
+    together); the loss averages the cross-entropy over every (teacher global i, student view
+    j != i) pair; the centre is updated from the teacher's global outputs. With ``local_crops``
+    0 (the default) each view has its own forward, as before.
 
     During the first ``freeze_last_layer_epochs`` epochs the student's prototypes
     (``neck.last_layer``) get no gradient: as solo-learn (``p.grad = None`` after backward) they
@@ -139,10 +148,14 @@ class DINO(_OnlineTargetModel):
     def __init__(self, backbone: dict, neck: dict, base_momentum: float = 0.9995,
                  end_momentum: float = 1.0, student_temp: float = 0.1, teacher_temp: float = 0.07,
                  warmup_teacher_temp: float = 0.04, warmup_teacher_temp_epochs: int = 0,
-                 center_momentum: float = 0.9, freeze_last_layer_epochs: int = 1, **kwargs) -> None:
+                 center_momentum: float = 0.9, freeze_last_layer_epochs: int = 1,
+                 local_crops: int = 0, **kwargs) -> None:
+        if isinstance(local_crops, bool) or not isinstance(local_crops, int) or local_crops < 0:
+            raise ValueError(f"DINO's local_crops must be a whole number >= 0, got {local_crops!r}")
         super().__init__(backbone=backbone, neck=neck, base_momentum=base_momentum,
                          end_momentum=end_momentum, **kwargs)
         self.student_temp, self.teacher_temp = student_temp, teacher_temp
+        self.local_crops = local_crops
         self.warmup_teacher_temp = warmup_teacher_temp
         self.warmup_teacher_temp_epochs = warmup_teacher_temp_epochs
         self.center_momentum = center_momentum
@@ -167,15 +180,34 @@ class DINO(_OnlineTargetModel):
         return dino_teacher_temperature(epoch, self.teacher_temp, self.warmup_teacher_temp,
                                         self.warmup_teacher_temp_epochs)
 
+    def multicrop_projection(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The student's logits of each view, one backbone + head forward per run of
+        consecutive views of one resolution (utils.MultiCropWrapper's grouping)."""
+        out, start = [], 0
+        while start < len(views):
+            end = start + 1
+            while end < len(views) and views[end].shape[-2:] == views[start].shape[-2:]:
+                end += 1
+            out.extend(self.online_projection(torch.cat(views[start:end])).chunk(end - start))
+            start = end
+        return out
+
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        if len(inputs) != 2:
-            raise ValueError(f"DINO here takes two views (no multi-crop), got {len(inputs)}")
+        if len(inputs) != 2 + self.local_crops:
+            raise ValueError(f"DINO with {self.local_crops} local crops takes "
+                             f"{2 + self.local_crops} views, got {len(inputs)}")
         epoch = training_epoch()
         self.last_layer_frozen = epoch < self.freeze_last_layer_epochs
-        student = [self.online_projection(view) for view in inputs]
+        if self.local_crops:
+            student = self.multicrop_projection(list(inputs))
+        else:
+            student = [self.online_projection(view) for view in inputs]
         self.update_target()
         with torch.no_grad():
-            teacher = [self.target_net(view)[0] for view in inputs]
+            if self.local_crops:  # the teacher: the two global crops only, in one forward
+                teacher = list(self.target_net(torch.cat(inputs[:2]))[0].chunk(2))
+            else:
+                teacher = [self.target_net(view)[0] for view in inputs]
         loss = losses.dino_loss(student, teacher, self.center, self.student_temp,
                                 self.teacher_temperature(epoch))
         self.center.copy_(losses.dino_center(self.center, torch.cat(teacher), self.center_momentum))

@@ -108,6 +108,54 @@ def _check_batch_multiples(cfg: Config) -> None:
                          f"queue) or hold at least the global batch of {batch}")
 
 
+def _fit_local_crops(cfg: Config) -> None:
+    """DINO's multi-crop (augmentations/dino_*_multicrop.py set ``model.local_crops``): the
+    augmentation gives three view recipes, global crop 1, global crop 2 and one local crop; this
+    makes them the run's 2 + ``local_crops`` views (and, for per-image CPU crops, the pipeline's
+    ``MultiView`` counts), after checking the setting. Configs without ``model.local_crops`` are
+    left untouched."""
+    if "local_crops" not in cfg.model:
+        return
+    n, aug = cfg.model.local_crops, cfg.ortho_suite.aug
+    if cfg.model.get("algorithm") != "DINO":
+        raise UsageError(f"augmentation {aug!r} is DINO's multi-crop (model.local_crops) and "
+                         f"method {cfg.ortho_suite.method!r} takes no local crops; use it with "
+                         "--method dino or choose another --aug")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UsageError(f"model.local_crops={n!r} must be a whole number >= 0 (the local crops "
+                         "per image; 0 trains on the two global crops only)")
+    views = list(cfg.model.data_preprocessor.views)
+    if n == 0 and len(views) == 2:  # a two-crop augmentation: DINO's two-crop path as before
+        return
+    if len(views) != 3:
+        raise UsageError(f"model.local_crops needs an augmentation with three recipes (global 1, "
+                         f"global 2, local), got {len(views)}; use --aug dino_cifar_multicrop or "
+                         "--aug dino_imagenet_multicrop")
+    if n and "patch_size" in cfg.model.backbone:
+        raise UsageError("DINO's local crops need a ViT whose position embedding adapts to the "
+                         "crop size, which this suite's ViT does not do; set "
+                         "--cfg-options model.local_crops=0 or use a ResNet backbone")
+    sizes = [view.get("size", 32) for view in views]
+    if sizes[2] > min(sizes[:2]):
+        raise UsageError(f"the local crop ({sizes[2]}px, model.data_preprocessor.views.2.size) is "
+                         f"larger than the global crops ({sizes[0]}px, {sizes[1]}px); local crops "
+                         "must be no larger than the global ones")
+    for k, view in enumerate(views):
+        low, high = view.get("crop_scale", (0.08, 1.0))
+        if not 0 < low <= high <= 1:
+            raise UsageError(f"model.data_preprocessor.views.{k}.crop_scale=({low}, {high}) must "
+                             "satisfy 0 < low <= high <= 1")
+    cfg.model.data_preprocessor.views = views[:2] + [views[2]] * n
+    for step in cfg.train_dataloader.dataset.get("pipeline", []):
+        if step.get("type") == "MultiView" and isinstance(step.num_views, (list, tuple)):
+            crop_sizes = [t[0].size for t in step.transforms]
+            if crop_sizes != sizes:
+                raise UsageError(f"the CPU crops of augmentation {aug!r} are {crop_sizes}px and "
+                                 f"its view recipes say {sizes}px; make them agree")
+            step.num_views = [1, 1, n] if n else [1, 1]
+            step.transforms = list(step.transforms)[:3 if n else 2]
+
+
 def _derive_dependent_fields(cfg: Config) -> None:
     """Fields that follow from others and must never disagree with them."""
     from ..models import backbone_feature_dim
@@ -287,6 +335,7 @@ def compose_config(spec: RunSpec, work_dir: str | Path, data_root: str | None = 
         raise UsageError(
             f"no gamma for --reg {reg} with backbone {backbone} (family {family}) in the recipe; "
             f"set one with --cfg-options model.encoder_regularizer.gamma=VALUE")
+    _fit_local_crops(cfg)
     _fit_schedule_to_epochs(cfg)
     _derive_learning_rates(cfg, options)
     _derive_dependent_fields(cfg)

@@ -8,6 +8,20 @@
 # solo-learn's gradient clipping (clip_grad) is not implemented (0, i.e. off, in its recipe).
 # solo-learn pairs it with the asymmetric views (--aug solo_cifar_asymmetric) and LARS lr 0.3,
 # wd 1e-6 (configs/recipes/cifar10/dino.py, used by `pretrain` on CIFAR).
+# Multi-crop (issue 23): --aug dino_cifar_multicrop (32 px: 2 global + 6 local crops of 18 px) or
+# --aug dino_imagenet_multicrop (224 px: 2 global + 8 local crops of 96 px, the official ViT
+# defaults) set model.local_crops (--cfg-options model.local_crops=N changes it; without it, or
+# with 0, DINO trains on two crops exactly as above). As facebookresearch/dino: the teacher sees
+# the two global crops only (main_dino.py line 318), the student all crops, one backbone + head
+# forward per resolution (utils.py MultiCropWrapper lines 594-629); the loss averages the
+# cross-entropy over all 2 (2 + N) - 2 (teacher global i, student crop j != i) pairs, dividing by
+# their number (DINOLoss lines 380-404); the centre follows the teacher's global outputs (line
+# 403). Deviations: the head runs per resolution, not once on all crops' features (equal unless
+# model.neck.with_bn=True); the global crops share one forward with local crops (batch-norm
+# statistics over both, as the official code) but one forward each without; no local crops on
+# ViT backbones (no position-embedding interpolation here); the crop recipes' sources and
+# choices are in configs/augmentations/dino_*_multicrop.py. The OR paper's Table 3 runs DINO
+# without multi-crop.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine.py',
          '../_base_/models/encoder_regularized.py']
 
