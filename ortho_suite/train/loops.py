@@ -16,26 +16,17 @@ augmentation's on CPU) is the same (tests/test_loops.py).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from mmengine.dataset import default_collate
 from mmengine.runner import EpochBasedTrainLoop
 from mmselfsup.registry import LOOPS
 from mmselfsup.structures import SelfSupDataSample
 
-from ..datasets.base import ArrayImageDataset
+from ..datasets.base import ArrayImageDataset, channels_first, packs_only
 
 # The batch key holding the batch's dataset indices (a device tensor), read by the online linear
 # probe for the labels (ortho_suite/train/online_probe.py); the model reads only inputs and samples.
 SAMPLE_INDICES = "sample_indices"
-
-
-def _packs_only_the_image(dataset) -> bool:
-    """True where the pipeline is PackSelfSupInputs alone, with no keys beyond the image."""
-    transforms = getattr(dataset.pipeline, "transforms", None) or []
-    return len(transforms) == 1 and type(transforms[0]).__name__ == "PackSelfSupInputs" and \
-        not transforms[0].algorithm_keys and not transforms[0].meta_keys and \
-        not transforms[0].pseudo_label_keys
 
 
 def serves_from_device(loader) -> bool:
@@ -44,7 +35,7 @@ def serves_from_device(loader) -> bool:
         isinstance(loader.dataset, ArrayImageDataset) and \
         isinstance(loader.batch_sampler, torch.utils.data.BatchSampler) and \
         getattr(loader.collate_fn, "func", loader.collate_fn) is default_collate and \
-        _packs_only_the_image(loader.dataset)
+        packs_only(loader.dataset)
 
 
 class DeviceResidentBatches:
@@ -65,10 +56,7 @@ class DeviceResidentBatches:
         self._draws_every_epoch = not (loader.persistent_workers and loader.num_workers > 0)
         self._drawn = False
         self.dataset.full_init()
-        # [N, H, W, 3] -> [N, 3, H, W], as PackSelfSupInputs lays out each image (a copy: the
-        # dataset's arrays may be read-only, shared in the process)
-        self.images = torch.from_numpy(
-            np.ascontiguousarray(self.dataset.images.transpose(0, 3, 1, 2))).to(device)
+        self.images = channels_first(self.dataset.images).to(device)
         self.device = device
         # No SSL loss reads the (empty) data samples; one list is made and handed to every step.
         self._samples = [SelfSupDataSample() for _ in range(self.batch_size)]
