@@ -155,6 +155,11 @@ DATASETS = {
     ]
 }
 
+# The targets of the transfer linear evaluation (`ortho-suite evaluate --transfer`,
+# ortho_suite/evaluate/transfer_targets.py; OR Table 6's columns, in its order): datasets above,
+# read by their own loaders from --transfer-root.
+TRANSFER_TARGETS = ("cifar100", "cifar10", "food101", "flowers102", "dtd", "gtsrb")
+
 AUGMENTATIONS = {
     e.name: e
     for e in [

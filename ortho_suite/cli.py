@@ -86,6 +86,14 @@ def _add_evaluate(sub) -> None:
         p.add_argument(f"--{split}-images", type=_image_count, default=None, metavar="N|all",
                        help=f"the first N images of the {split} split for the frozen features "
                             "(k-NN, probe, spectra); default: all")
+    p.add_argument("--transfer", default=None, metavar="NAME[,NAME...]",
+                   help="also the transfer linear evaluation (kornblith_lbfgs probe, OR Table 6) "
+                        "on these targets: cifar100, cifar10, food101, flowers102, dtd, gtsrb; "
+                        "written to metrics.json under 'transfer' (default: none)")
+    p.add_argument("--transfer-root", default=None, metavar="DIR",
+                   help="with --transfer: the folder holding each target's data as its loader "
+                        "reads it (food-101/, flowers-102/, dtd/, GTSRB/, cifar-10-batches-py/ or "
+                        "its archive, ...); nothing is downloaded")
 
 
 def _image_count(text: str) -> int | None:
@@ -271,7 +279,8 @@ def _cmd_evaluate(args) -> int:
     from .evaluate.evaluate import evaluate_run
 
     result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs,
-                          args.train_images, args.test_images)
+                          args.train_images, args.test_images, transfer=args.transfer,
+                          transfer_root=args.transfer_root)
     if result["status"] == "diverged":
         print(f"{PROG}: not evaluated: pretraining diverged at iteration "
               f"{result['diverged_at_iteration']}; recorded in the metrics")
@@ -281,6 +290,9 @@ def _cmd_evaluate(args) -> int:
           f"k-NN top-1 {result['knn_cosine_k200_top1']:.2f}% (cosine k=200), "
           f"{result['knn_euclidean_k5_top1']:.2f}% (5-NN), representation effective rank "
           f"{result['representation']['effective_rank']:.1f}")
+    for name, record in result.get("transfer", {}).items():
+        print(f"{PROG}: transfer {name} ({record['protocol']}) top-1 {record['top1']:.2f}% "
+              f"({record['train']} train / {record['test']} test images, l2 {record['l2']:.3g})")
     return 0
 
 

@@ -136,7 +136,7 @@ def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> di
 
 # The images of a split the evaluation's frozen features use: all of them, or the first N.
 ALL_IMAGES = "all"
-EVAL_FIELDS = ("protocol", "probe_epochs", "train_images", "test_images")
+EVAL_FIELDS = ("protocol", "probe_epochs", "train_images", "test_images", "transfer")
 
 
 def image_count(value) -> int | None:
@@ -155,7 +155,9 @@ def eval_settings(path: Path, settings) -> dict:
     ``protocol`` (the linear probe's, ortho_suite/probes.py), ``probe_epochs`` (default: the
     protocol's own length; a profile may shorten the probe, its schedule scaling along, and its
     note must then say so) and ``train_images``/``test_images`` (default: all; a profile may take
-    the first N images of a split, and its note must then say so)."""
+    the first N images of a split, and its note must then say so); ``transfer``, optional, the
+    targets of the transfer linear evaluation (catalog.TRANSFER_TARGETS, a list; evaluate
+    --transfer), kept only when non-empty, so that a profile without it has the params it had."""
     from .probes import PROBE_PROTOCOLS  # torch: only when a params file is written
 
     if not isinstance(settings, dict) or "protocol" not in settings:
@@ -179,6 +181,18 @@ def eval_settings(path: Path, settings) -> dict:
         except UsageError as error:
             raise UsageError(f"{path}: eval.{field}: {error}") from None
         out[field] = value
+    from .evaluate.transfer_targets import parse_targets
+
+    transfer = settings.get("transfer", [])
+    if not isinstance(transfer, list):
+        raise UsageError(f"{path}: eval.transfer: expected a list of transfer targets, got "
+                         f"{transfer!r}")
+    try:
+        targets = parse_targets(transfer)
+    except UsageError as error:
+        raise UsageError(f"{path}: eval.transfer: {error}") from None
+    if targets:
+        out["transfer"] = list(targets)
     return out
 
 

@@ -325,7 +325,13 @@ METRICS = {
     "repr_alpha_req": ("representation", "alpha_req"),
     "repr_collapsed_dims": ("representation", "collapsed_dims"),
     "weights_mean_so_penalty": ("weights_mean_so_penalty",),
+    # the transfer linear evaluation (evaluate --transfer, kornblith_lbfgs probe; OR Table 6):
+    # top-1 / top-5 of each target, e.g. transfer_food101_top1; only in runs evaluated with it
+    **{f"transfer_{target}_{k}": ("transfer", target, k)
+       for target in catalog.TRANSFER_TARGETS for k in ("top1", "top5")},
 }
+# The metrics only an evaluation with --transfer writes (absent from the others' metrics.json).
+TRANSFER_METRICS = tuple(name for name, path in METRICS.items() if path[0] == "transfer")
 
 
 def metric(metrics: dict | None, name: str):

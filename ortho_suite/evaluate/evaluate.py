@@ -10,7 +10,10 @@
    protocol (ortho_suite/probes.py; the ImageNet protocol in ``augmented_probe``), and spectra
    (float64) of every conv/linear weight of the backbone, each hidden feature, the
    representation and the embedding (``diagnostics``).
-4. Write ``out/metrics.json`` (scalars), ``out/spectra.json`` (normalized eigenvalues) and
+4. With ``transfer`` targets (``--transfer``): the frozen representations of each target's
+   splits at the encoder's input size and the ``kornblith_lbfgs`` probe on them
+   (``transfer_targets``), recorded under ``transfer``; without, nothing of it (no key).
+5. Write ``out/metrics.json`` (scalars), ``out/spectra.json`` (normalized eigenvalues) and
    ``out/plots/*.png``, and copy the run's training curves (``W/curves/plots/metrics``,
    DVCLive's layout, ortho_suite/train/curves.py) to ``out/curves`` for ``dvc plots``.
 """
@@ -40,6 +43,7 @@ from ..runs import (
 )
 from .augmented_probe import augmented_probe
 from .diagnostics import spectral_diagnostics, write_plots
+from .transfer_targets import evaluate_targets, parse_targets, prepare_targets
 
 # The training curves' folder in a work dir (ortho_suite/train/curves.py CURVES_DIR; named here
 # so that the evaluation does not import the training package, which is not among its DVC deps).
@@ -59,11 +63,16 @@ def _finite_or_none(value):
 
 def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
                  protocol: str = "or", probe_epochs: int | None = None,
-                 train_images: int | None = None, test_images: int | None = None) -> dict:
+                 train_images: int | None = None, test_images: int | None = None,
+                 transfer=None, transfer_root: str | Path | None = None) -> dict:
     """Evaluate a finished run; write metrics.json, spectra.json and plots; return the metrics.
 
     ``train_images``/``test_images``: the first N images of each split for the frozen features
-    (k-NN, the linear probe on cached features, the spectra); None: the whole split."""
+    (k-NN, the linear probe on cached features, the spectra); None: the whole split.
+    ``transfer``: transfer targets (catalog.TRANSFER_TARGETS; ``"a,b"`` or a list), each read
+    from ``transfer_root`` as its loader reads it; every split of every target is checked before
+    anything is extracted or written."""
+    targets = parse_targets(transfer)
     if protocol not in probes.PROBE_PROTOCOLS:
         raise UsageError(f"unknown probe protocol {protocol!r}; valid protocols: "
                          f"{', '.join(probes.PROBE_PROTOCOLS)}")
@@ -89,6 +98,7 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
                          f"evaluation view (center crop); use 'or' or 'intl_cifar' for "
                          f"{cfg.ortho_suite.dataset}")
     check_data(cfg)
+    prepared = prepare_targets(cfg, targets, transfer_root)  # names, root and files checked
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
     model = load_frozen_model(cfg, checkpoint, device)
@@ -115,6 +125,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
         bar.close()
 
     spectra, scalars, log_spectra, weights = spectral_diagnostics(model.backbone, test)
+    # after every in-domain metric, outside the global random stream: those are as without it
+    transfer_records = evaluate_targets(model, prepared, device) if prepared else None
 
     result = {
         "status": EVALUATED,
@@ -127,6 +139,8 @@ def evaluate_run(work_dir: Path, out_dir: Path | None = None, cache_dir: Path | 
                      "representation_dim": int(train["representation"].shape[1])},
         **knn,
         "linear_probe": probe,
+        # the transfer linear evaluation (only with targets: without, no key at all)
+        **({"transfer": transfer_records} if transfer_records else {}),
         # the online linear probe of pretraining (ortho_suite/train/online_probe.py), as recorded
         "online_linear": summary.get("online_linear"),
         # the k-NN monitor of pretraining (train/hooks.py OnlineMonitorHook): last and best epoch

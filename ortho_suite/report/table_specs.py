@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import catalog
 from ..errors import UsageError, read_yaml
-from ..runs import CELL_FIELDS, METRICS, NAMED_FIELDS
+from ..runs import CELL_FIELDS, METRICS, NAMED_FIELDS, TRANSFER_METRICS
 
 # What the suite measures (the metrics of ortho_suite/runs.py) and what it does not (yet).
 MEASURED_METRICS = METRICS
@@ -29,8 +29,6 @@ _DETECTION = ("not supported: needs detectron2 (no official PyPI release) or MMD
               "compiled ops; the suite has mmcv-lite), see README 'Transfer and detection'")
 UNMEASURED_METRICS = {
     "subvector_linear_top1": "linear probe on a sub-vector of the representation",
-    "transfer_linear_top1": "the transfer probe (kornblith_lbfgs, ortho_suite/evaluate/transfer.py) "
-                            "is not run by the evaluate stage yet",
     "voc_det_ap": f"VOC07+12 detection fine-tuning {_DETECTION}",
     **{f"coco_{task}_{ap}": f"COCO Mask R-CNN {name} fine-tuning {_DETECTION}"
        for task, name in (("det", "detection"), ("seg", "segmentation"))
@@ -49,7 +47,9 @@ REPRODUCED_PROBE = {"linear_top1": "offline", "linear_top5": "offline",
                     "knn200_cosine_top1": "knn", "knn5_euclidean_top1": "knn",
                     "monitor_knn_top1": "knn", "monitor_knn_best_top1": "knn",
                     "online_linear_top1": "online", "online_linear_top5": "online",
-                    "online_linear_best_top1": "online"}
+                    "online_linear_best_top1": "online",
+                    # the transfer probe is trained on the frozen final encoder's features
+                    **{name: "offline" for name in TRANSFER_METRICS}}
 
 # The named fields of a cell's run spec (aug is not a cell field).
 SPEC_KINDS = {k: v for k, v in NAMED_FIELDS.items() if k in CELL_FIELDS}
