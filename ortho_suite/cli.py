@@ -280,7 +280,7 @@ def _cmd_evaluate(args) -> int:
 
     result = evaluate_run(args.work_dir, args.out, args.cache_dir, args.protocol, args.probe_epochs,
                           args.train_images, args.test_images, transfer=args.transfer,
-                          transfer_root=args.transfer_root)
+                          transfer_root=args.transfer_root or None)  # '': the pipeline's none
     if result["status"] == "diverged":
         print(f"{PROG}: not evaluated: pretraining diverged at iteration "
               f"{result['diverged_at_iteration']}; recorded in the metrics")

@@ -136,7 +136,8 @@ def load_profile(name: str, directory: str | Path = "benchmarks/profiles") -> di
 
 # The images of a split the evaluation's frozen features use: all of them, or the first N.
 ALL_IMAGES = "all"
-EVAL_FIELDS = ("protocol", "probe_epochs", "train_images", "test_images", "transfer")
+EVAL_FIELDS = ("protocol", "probe_epochs", "train_images", "test_images", "transfer",
+               "transfer_root")
 
 
 def image_count(value) -> int | None:
@@ -156,8 +157,9 @@ def eval_settings(path: Path, settings) -> dict:
     protocol's own length; a profile may shorten the probe, its schedule scaling along, and its
     note must then say so) and ``train_images``/``test_images`` (default: all; a profile may take
     the first N images of a split, and its note must then say so); ``transfer``, optional, the
-    targets of the transfer linear evaluation (catalog.TRANSFER_TARGETS, a list; evaluate
-    --transfer), kept only when non-empty, so that a profile without it has the params it had."""
+    targets of the transfer linear evaluation (catalog.TRANSFER_TARGETS, a list in the profile,
+    comma-joined in params.yaml, '' for none: evaluate --transfer) and ``transfer_root``, the
+    folder of their data (evaluate --transfer-root; needed with targets, '' without)."""
     from .probes import PROBE_PROTOCOLS  # torch: only when a params file is written
 
     if not isinstance(settings, dict) or "protocol" not in settings:
@@ -191,8 +193,13 @@ def eval_settings(path: Path, settings) -> dict:
         targets = parse_targets(transfer)
     except UsageError as error:
         raise UsageError(f"{path}: eval.transfer: {error}") from None
-    if targets:
-        out["transfer"] = list(targets)
+    root = settings.get("transfer_root", "")
+    if not isinstance(root, str):
+        raise UsageError(f"{path}: eval.transfer_root: expected a folder path, got {root!r}")
+    if targets and not root:
+        raise UsageError(f"{path}: eval.transfer names targets but no eval.transfer_root; give "
+                         "the folder holding their data (README: Transfer and detection)")
+    out["transfer"], out["transfer_root"] = ",".join(targets), root
     return out
 
 

@@ -204,22 +204,38 @@ def test_or_table_6_cells_filled_from_transfer_metrics(tmp_path):
         "70.0" in (results / "tables" / "or_t6.md").read_text()
 
 
-def test_profile_transfer_list_is_validated_and_omitted_when_empty():
-    assert "transfer" not in eval_settings("p.yaml", {"protocol": "or"})
-    assert "transfer" not in eval_settings("p.yaml", {"protocol": "or", "transfer": []})
-    assert eval_settings("p.yaml", {"protocol": "or", "transfer": ["dtd", "gtsrb"]})[
-        "transfer"] == ["dtd", "gtsrb"]
+def test_profile_transfer_list_is_validated_and_comma_joined_for_the_evaluate_stage():
+    """The evaluate stages pass eval.transfer and eval.transfer_root on (dvc.yaml); '' is none."""
+    none = eval_settings("p.yaml", {"protocol": "or"})
+    assert (none["transfer"], none["transfer_root"]) == ("", "")
+    assert eval_settings("p.yaml", {"protocol": "or", "transfer": []})["transfer"] == ""
+    both = eval_settings("p.yaml", {"protocol": "or", "transfer": ["dtd", "gtsrb"],
+                                    "transfer_root": "data/transfer"})
+    assert (both["transfer"], both["transfer_root"]) == ("dtd,gtsrb", "data/transfer")
     for bad, message in ((["dtd", "mnist"], "unknown transfer target 'mnist'"),
-                         ("dtd", "expected a list"), (["dtd", "dtd"], "named twice")):
+                         ("dtd", "expected a list"), (["dtd", "dtd"], "named twice"),
+                         (["dtd"], "no eval.transfer_root")):
         with pytest.raises(Exception, match=message):
             eval_settings("p.yaml", {"protocol": "or", "transfer": bad})
     imagenet = yaml.safe_load((REPO / "benchmarks" / "profiles" / "imagenet.yaml").read_text())
     assert imagenet["eval"]["transfer"] == list(catalog.TRANSFER_TARGETS)
+    assert eval_settings("imagenet.yaml", imagenet["eval"])["transfer"] == \
+        ",".join(catalog.TRANSFER_TARGETS)
     smoke = yaml.safe_load((REPO / "benchmarks" / "profiles" / "smoke.yaml").read_text())
     assert "transfer" not in smoke["eval"]
-    # the smoke params' eval section (what its evaluate stages track) is what it was
     committed = yaml.safe_load((REPO / "params.yaml").read_text())["eval"]
     assert eval_settings("smoke.yaml", smoke["eval"]) == committed
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["evaluate"]["do"]["cmd"]
+    assert "--transfer '${eval.transfer}' --transfer-root '${eval.transfer_root}'" in stage
+
+
+def test_the_pipelines_empty_transfer_options_evaluate_no_target(run, data, tmp_path, capsys):
+    """What the smoke profile's evaluate stage passes (--transfer '' --transfer-root ''): no
+    transfer record, exit 0."""
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--work-dir", str(run), "--out", str(out), "--probe-epochs", "1",
+                 "--transfer", "", "--transfer-root", ""]) == 0
+    assert "transfer" not in json.loads((out / "metrics.json").read_text())
 
 
 def test_view_pipeline_replaces_the_transfer_size():
