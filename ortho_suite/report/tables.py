@@ -22,7 +22,9 @@ from .table_specs import load_tables
 def profile_header(params: dict) -> dict:
     return {"name": params["profile"], "summary": params.get("profile_summary", ""),
             "comparable": bool(params.get("comparable", False)),
-            "eval": " ".join(f"{k}={v}" for k, v in (params.get("eval") or {}).items())}
+            # the evaluation settings; an empty one ('' transfer targets: none) is not shown
+            "eval": " ".join(f"{k}={v}" for k, v in (params.get("eval") or {}).items()
+                             if v != "")}
 
 
 def render_profile(params_path: str | Path, benchmarks: str | Path, results_dir: str | Path,
