@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from . import catalog
-from .errors import UsageError, read_yaml
+from .errors import UsageError, read_yaml, unknown_name
 from .provenance import atomic_write_text
 from .runs import RunSpec, spec_from_params
 
@@ -151,6 +151,32 @@ def image_count(value) -> int | None:
     return value
 
 
+def parse_targets(value) -> tuple[str, ...]:
+    """``"food101,dtd"`` or ``["food101", "dtd"]`` -> the names, in order; None or "" -> ().
+    UsageError for an unknown, empty or repeated name."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        if not value.strip():
+            return ()
+        names = [name.strip() for name in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        names = [name.strip() if isinstance(name, str) else name for name in value]
+    else:
+        raise UsageError(f"transfer targets: expected NAME[,NAME...] or a list of names, got "
+                         f"{value!r}")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"transfer targets: empty or non-text name in {value!r}; give "
+                             f"NAME[,NAME...] of {', '.join(catalog.TRANSFER_TARGETS)}")
+        if name not in catalog.TRANSFER_TARGETS:
+            raise unknown_name("transfer target", name, catalog.TRANSFER_TARGETS)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"transfer target {repeated[0]!r} is named twice")
+    return tuple(names)
+
+
 def eval_settings(path: Path, settings) -> dict:
     """A profile's ``eval`` section with every field the evaluate stages' command uses:
     ``protocol`` (the linear probe's, ortho_suite/probes.py), ``probe_epochs`` (default: the
@@ -183,8 +209,6 @@ def eval_settings(path: Path, settings) -> dict:
         except UsageError as error:
             raise UsageError(f"{path}: eval.{field}: {error}") from None
         out[field] = value
-    from .evaluate.transfer_targets import parse_targets
-
     transfer = settings.get("transfer", [])
     if not isinstance(transfer, list):
         raise UsageError(f"{path}: eval.transfer: expected a list of transfer targets, got "

@@ -35,7 +35,8 @@ def test_the_terminal_shows_a_header_and_progress_and_the_log_file_the_dump(tmp_
 def test_probe_epochs_default_to_the_protocols_and_bad_values_exit_2():
     path = Path("p.yaml")
     assert eval_settings(path, {"protocol": "or"}) == {
-        "protocol": "or", "probe_epochs": 100, "train_images": "all", "test_images": "all"}
+        "protocol": "or", "probe_epochs": 100, "train_images": "all", "test_images": "all",
+        "transfer": "", "transfer_root": ""}
     assert eval_settings(path, {"protocol": "or", "probe_epochs": 10})["probe_epochs"] == 10
     assert eval_settings(path, {"protocol": "or", "train_images": 500})["train_images"] == 500
     for bad in ({"protocol": "or", "probe_epochs": 0}, {"protocol": "or", "probe_epochs": True},

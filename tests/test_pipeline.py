@@ -152,7 +152,8 @@ SHRINK_ITERNORM = (
     "import ortho_suite.experiments.iternorm_mapping as m; m.TRAINING_ITERS = (4,); "
     "m.TRAINING_EPOCHS = 1; m.PROBE_IMAGES = 64; m.TRAINING_OPTIONS = [o.replace('=2048', '=256') "
     "for o in m.TRAINING_OPTIONS]")
-EVAL = {"protocol": "or", "probe_epochs": 1, "train_images": 48, "test_images": "all"}
+EVAL = {"protocol": "or", "probe_epochs": 1, "train_images": 48, "test_images": "all",
+        "transfer": "", "transfer_root": ""}
 STAGES = ("pretrain", "evaluate", "summarize", "tables", "directclr_toy", "or_proposition1",
           "iternorm_mapping")
 

@@ -187,7 +187,8 @@ def test_or_table_6_cells_filled_from_transfer_metrics(tmp_path):
     (results / "pretrain_summary.json").write_text(json.dumps(
         {r: {"status": "finished", "loss_last": 1.0} for r in run_ids}))
     profile = {"summary": "toy", "comparable": True, "note": "toy",
-               "eval": {"protocol": "imagenet", "transfer": ["food101"]}, "runs": run_ids}
+               "eval": {"protocol": "imagenet", "transfer": ["food101"],
+                        "transfer_root": "data/transfer"}, "runs": run_ids}
     (bench / "profiles").mkdir()
     (bench / "profiles" / "imagenet.yaml").write_text(yaml.safe_dump(profile))
     params = tmp_path / "params.yaml"

@@ -41,9 +41,10 @@ from ..runs import (
     check_not_busy,
     load_finished_run,
 )
+from ..profiles import parse_targets
 from .augmented_probe import augmented_probe
 from .diagnostics import spectral_diagnostics, write_plots
-from .transfer_targets import evaluate_targets, parse_targets, prepare_targets
+from .transfer_targets import evaluate_targets, prepare_targets
 
 # The training curves' folder in a work dir (ortho_suite/train/curves.py CURVES_DIR; named here
 # so that the evaluation does not import the training package, which is not among its DVC deps).

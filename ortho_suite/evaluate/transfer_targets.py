@@ -32,39 +32,13 @@ from pathlib import Path
 import torch
 
 from .. import catalog
-from ..errors import DataError, UsageError, unknown_name
+from ..errors import DataError, UsageError
 from .transfer import transfer_linear_probe
 
 # The probe protocol every target is evaluated with (ortho_suite/evaluate/transfer.py).
 TRANSFER_PROTOCOL = "kornblith_lbfgs"
 # Images per forward pass of the frozen encoder.
 BATCH_SIZE = 256
-
-
-def parse_targets(value) -> tuple[str, ...]:
-    """``"food101,dtd"`` or ``["food101", "dtd"]`` -> the names, in order; None or "" -> ().
-    UsageError for an unknown, empty or repeated name."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        if not value.strip():
-            return ()
-        names = [name.strip() for name in value.split(",")]
-    elif isinstance(value, (list, tuple)):
-        names = [name.strip() if isinstance(name, str) else name for name in value]
-    else:
-        raise UsageError(f"transfer targets: expected NAME[,NAME...] or a list of names, got "
-                         f"{value!r}")
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"transfer targets: empty or non-text name in {value!r}; give "
-                             f"NAME[,NAME...] of {', '.join(catalog.TRANSFER_TARGETS)}")
-        if name not in catalog.TRANSFER_TARGETS:
-            raise unknown_name("transfer target", name, catalog.TRANSFER_TARGETS)
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise UsageError(f"transfer target {repeated[0]!r} is named twice")
-    return tuple(names)
 
 
 def encoder_image_size(cfg) -> int:
