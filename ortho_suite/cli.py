@@ -71,6 +71,8 @@ def _add_list(sub) -> None:
 
 
 def _add_evaluate(sub) -> None:
+    from .catalog import TRANSFER_TARGETS
+
     p = sub.add_parser("evaluate", help="k-NN, linear probe and collapse spectra of a finished run",
                        description="Extract frozen features of a finished pretraining run once "
                                    "(cached), then write metrics.json, spectra.json and plots.")
@@ -88,7 +90,7 @@ def _add_evaluate(sub) -> None:
                             "(k-NN, probe, spectra); default: all")
     p.add_argument("--transfer", default=None, metavar="NAME[,NAME...]",
                    help="also the transfer linear evaluation (kornblith_lbfgs probe, OR Table 6) "
-                        "on these targets: cifar100, cifar10, food101, flowers102, dtd, gtsrb; "
+                        f"on these targets: {', '.join(TRANSFER_TARGETS)}; "
                         "written to metrics.json under 'transfer' (default: none)")
     p.add_argument("--transfer-root", default=None, metavar="DIR",
                    help="with --transfer: the folder holding each target's data as its loader "
